@@ -1,0 +1,29 @@
+"""The REST API: one router module per Prefect resource.
+
+``ROUTER_MODULES`` is the registry: each named module of this package has a ``router``
+(``fastapi.APIRouter``) with its own prefix and tags. Adding a resource is adding a module
+and a line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter
+
+ROUTER_MODULES: tuple[str, ...] = (
+    "root",
+    "admin",
+    "csrf_token",
+)
+
+
+def api_routers() -> list[APIRouter]:
+    """The routers of every registered module, in registry order."""
+    routers = []
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        router = module.router
+        assert isinstance(router, APIRouter), f"{name}.router is not an APIRouter"
+        routers.append(router)
+    return routers

@@ -1,0 +1,1 @@
+"""Alembic migrations, one script folder for SQLite and PostgreSQL."""

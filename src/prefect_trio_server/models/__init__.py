@@ -1,0 +1,1 @@
+"""Use cases, one module per resource: plain functions over a SQLAlchemy connection."""

@@ -1,0 +1,1 @@
+"""Wire-format models (pydantic), matching Prefect's REST API."""

@@ -1,0 +1,1 @@
+"""Serving: Hypercorn configuration, the trio serve loop, signals, fixes to Hypercorn."""
