@@ -144,6 +144,7 @@ async def test_index_and_assets_with_base_path_rewritten(
         script = await client.get(f"{prefix}/assets/app.js")
         assert script.status_code == 200
         assert "javascript" in script.headers["content-type"]
+        assert script.headers.get("content-encoding") == "gzip"
         assert UI_BASE_PLACEHOLDER not in script.text
         assert f'var UI_BASE = "{prefix}";' in script.text
 

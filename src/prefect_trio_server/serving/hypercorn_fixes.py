@@ -47,6 +47,7 @@ and changes nothing: check there whether the bugs still exist
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from importlib import metadata
 
@@ -119,10 +120,8 @@ class FixedTCPServer(ORIGINAL_TCP_SERVER):
         stream: trio.abc.Stream = self.stream
         if not isinstance(stream, trio.abc.HalfCloseableStream):
             return  # TLS: there is no half-close; aclose() is all there is.
-        try:
+        with contextlib.suppress(*_SEND_FAILURES):  # The peer is gone or the stream closed.
             await stream.send_eof()
-        except _SEND_FAILURES:
-            pass  # The peer is gone or the stream is closed already.
 
 
 class FixedH2Protocol(ORIGINAL_H2_PROTOCOL):
