@@ -1,0 +1,183 @@
+"""The database handle on real SQLite files and a real PostgreSQL server."""
+
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, select, text, update
+
+from prefect_trio_server.database import Database
+from prefect_trio_server.database.migrate import HEAD_REVISION, migrate, stored_revision
+from prefect_trio_server.database.urls import parse_database_url
+from prefect_trio_server.errors import ConfigurationError, ServiceUnavailableError
+from prefect_trio_server.settings import Settings
+
+
+@pytest.fixture
+async def database(prefect_trio_settings: Settings):
+    db = Database(prefect_trio_settings)
+    await trio.to_thread.run_sync(migrate, db)
+    await db.write(lambda c: c.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)")))
+    await db.write(lambda c: c.execute(text("INSERT INTO counter VALUES (0)")))
+    yield db
+    db.dispose()
+
+
+counter = Table("counter", MetaData(), Column("n", Integer))
+
+
+def _increment(connection: Connection) -> None:
+    # Read, then write what was read plus one: loses updates unless the write transaction
+    # holds its lock from the start (BEGIN IMMEDIATE on SQLite, FOR UPDATE on PostgreSQL).
+    value = connection.execute(select(counter.c.n).with_for_update()).scalar_one()
+    connection.execute(update(counter).values(n=value + 1))
+
+
+async def test_concurrent_read_modify_write_loses_nothing(database: Database):
+    async with trio.open_nursery() as nursery:
+        for _ in range(40):
+            nursery.start_soon(database.write, _increment)
+    assert await database.read(lambda c: c.execute(text("SELECT n FROM counter")).scalar()) == 40
+
+
+async def test_a_failed_write_leaves_nothing_behind(database: Database):
+    def half_then_fail(connection: Connection) -> None:
+        connection.execute(text("UPDATE counter SET n = 99"))
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await database.write(half_then_fail)
+    assert await database.read(lambda c: c.execute(text("SELECT n FROM counter")).scalar()) == 0
+
+
+async def test_reads_run_concurrently(database: Database):
+    if database.dialect != "sqlite":
+        pytest.skip("the single-writer rule is SQLite's")
+    assert database.read_limiter.total_tokens > 1
+    assert database.write_limiter.total_tokens == 1
+
+
+async def test_waiting_too_long_for_the_writer_is_503(prefect_trio_settings: Settings):
+    settings = prefect_trio_settings.model_copy(update={"database_timeout": 0.5})
+    db = Database(settings)
+    try:
+        held = trio.Event()
+        release = trio.Event()
+
+        def hold(_connection: Connection) -> None:
+            trio.from_thread.run_sync(held.set)
+            trio.from_thread.run(release.wait)
+
+        tokens = int(db.write_limiter.total_tokens)
+        async with trio.open_nursery() as nursery:
+            for _ in range(tokens):
+                nursery.start_soon(db.write, hold)
+            await held.wait()
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(ServiceUnavailableError):
+                await db.write(lambda c: None)
+            release.set()
+    finally:
+        db.dispose()
+
+
+async def test_migrations_reach_head_and_are_idempotent(prefect_trio_settings: Settings):
+    db = Database(prefect_trio_settings)
+    try:
+        await trio.to_thread.run_sync(migrate, db)
+        await trio.to_thread.run_sync(migrate, db)
+        revision = await db.read(stored_revision)
+        assert revision == HEAD_REVISION
+        tables = await db.read(
+            lambda c: c.execute(text("SELECT count(*) FROM csrf_token")).scalar()
+        )
+        assert tables == 0
+    finally:
+        db.dispose()
+
+
+def test_head_revision_constant_matches_the_migration_scripts():
+    from alembic.script import ScriptDirectory
+
+    from prefect_trio_server.database.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())  # type: ignore[arg-type]
+    assert script.get_heads() == [HEAD_REVISION]
+
+
+def test_schema_from_migrations_matches_the_tables(tmp_path: Path):
+    """Alembic's autogenerate sees no difference between migrations and tables.py."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from prefect_trio_server.database.tables import metadata
+
+    db = Database(Settings(home=tmp_path))
+    try:
+        migrate(db)
+        with db.read_engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), metadata)
+        assert diff == []
+    finally:
+        db.dispose()
+
+
+def test_unwritable_home_names_the_setting(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigurationError, match="PREFECT_HOME"):
+        Database(Settings(home=blocker / "home"))
+
+
+def test_unreachable_postgres_names_the_setting():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(
+        database_connection_url=f"postgresql+psycopg://u@127.0.0.1:{port}/db",
+        database_timeout=2,
+    )
+    db = Database(settings)
+    try:
+        with pytest.raises(ConfigurationError, match="PREFECT_API_DATABASE_CONNECTION_URL"):
+            db.check_connection()
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("raw", "url", "dialect"),
+    [
+        ("sqlite+aiosqlite:////tmp/p.db", "sqlite:////tmp/p.db", "sqlite"),
+        ("sqlite:///rel.db", "sqlite:///rel.db", "sqlite"),
+        ("postgresql+asyncpg://u:p@h:5/d", "postgresql+psycopg://u:p@h:5/d", "postgresql"),
+        ("postgresql://u@h/d", "postgresql+psycopg://u@h/d", "postgresql"),
+    ],
+)
+def test_prefect_urls_translate_to_sync_drivers(raw, url, dialect):
+    parsed = parse_database_url(raw)
+    assert (parsed.url, parsed.dialect) == (url, dialect)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("mysql://u@h/d", "unsupported driver"),
+        ("not a url", "not a database URL"),
+        ("sqlite:///:memory:", "in-memory"),
+        ("sqlite://", "in-memory"),
+    ],
+)
+def test_bad_urls_name_the_setting(raw, message):
+    with pytest.raises(ConfigurationError, match=message) as error:
+        parse_database_url(raw)
+    assert "PREFECT_API_DATABASE_CONNECTION_URL" in str(error.value)
+
+
+def test_passwords_are_not_echoed():
+    with pytest.raises(ConfigurationError) as error:
+        parse_database_url("nope:/user:hunter2@host")
+    assert "hunter2" not in str(error.value) or "://" not in "nope:/user:hunter2@host"
