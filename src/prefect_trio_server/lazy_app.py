@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,6 +22,12 @@ class LazyApp:
 
     def get(self) -> Any:
         if self._app is None:
+            if "hypercorn" in sys.modules:
+                # Served by Hypercorn (its CLI): mend its trio worker before the first
+                # connection. Its lifespan runs this before it accepts any.
+                from .serving import hypercorn_fixes
+
+                hypercorn_fixes.install()
             from .server import create_app
 
             self._app = create_app()

@@ -1,0 +1,145 @@
+"""`prefect-trio-server start` as a user runs it: real processes, signals, exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({"PREFECT_HOME": str(tmp_path / "home"), "PREFECT_UI_ENABLED": "false"})
+    env.update(extra)
+    return env
+
+
+def start(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "prefect_trio_server", *args],
+        env=environment(tmp_path, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str], deadline: float = 30) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        assert process.poll() is None, process.communicate()
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        # Between polls, watch for the process dying (bounded by the deadline).
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.05)
+    raise AssertionError(f"{url} never became healthy")
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    port = free_port()
+    process = start(tmp_path, "start", "--port", str(port))
+    try:
+        url = f"http://127.0.0.1:{port}/api"
+        wait_healthy(f"{url}/health", process)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_start_serves_then_exits_cleanly_on_signal(running, sig: signal.Signals) -> None:
+    process, url = running
+    assert httpx.get(f"{url}/ready").json() == {"message": "OK"}
+    process.send_signal(sig)
+    assert process.wait(timeout=30) == 0
+
+
+def test_version_command() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "prefect_trio_server", "version"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "prefect-trio-server" in out.stdout and "3." in out.stdout
+
+
+def expect_one_line_error(process: subprocess.Popen[str], *needles: str) -> str:
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def test_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = start(tmp_path, "start", "--port", str(port))
+        expect_one_line_error(process, str(port), "PREFECT_SERVER_API_PORT")
+
+
+def test_unwritable_home(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    process = start(tmp_path, "start", "--port", str(free_port()), PREFECT_HOME=str(blocker / "x"))
+    expect_one_line_error(process, "PREFECT_HOME")
+
+
+def test_unreachable_postgres(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://u@127.0.0.1:{free_port()}/db"
+    process = start(
+        tmp_path, "start", "--port", str(free_port()),
+        PREFECT_API_DATABASE_CONNECTION_URL=url, PREFECT_API_DATABASE_TIMEOUT="2",
+    )
+    expect_one_line_error(process, "PREFECT_API_DATABASE_CONNECTION_URL")
+
+
+def test_bad_tls_file(tmp_path: Path) -> None:
+    junk = tmp_path / "cert.pem"
+    junk.write_text("not a certificate")
+    process = start(
+        tmp_path, "start", "--port", str(free_port()),
+        PREFECT_TRIO_SERVER_TLS_CERTFILE=str(junk), PREFECT_TRIO_SERVER_TLS_KEYFILE=str(junk),
+    )
+    expect_one_line_error(process, "PREFECT_TRIO_SERVER_TLS_CERTFILE")
+
+
+def test_missing_tls_key(tmp_path: Path) -> None:
+    junk = tmp_path / "cert.pem"
+    junk.write_text("x")
+    process = start(
+        tmp_path, "start", "--port", str(free_port()), PREFECT_TRIO_SERVER_TLS_CERTFILE=str(junk)
+    )
+    expect_one_line_error(process, "PREFECT_TRIO_SERVER_TLS_KEYFILE")
+
+
+def test_invalid_setting_value(tmp_path: Path) -> None:
+    process = start(tmp_path, "start", PREFECT_SERVER_API_PORT="lots")
+    expect_one_line_error(process, "PREFECT_SERVER_API_PORT")
