@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from postgres_cluster import Cluster, find_postgres_bin, running_cluster
 from prefect_trio_server.app import cache
 from prefect_trio_server.settings import Settings
-
-from postgres_cluster import Cluster, find_postgres_bin, running_cluster
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

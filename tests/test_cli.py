@@ -81,9 +81,12 @@ def test_start_serves_then_exits_cleanly_on_signal(running, sig: signal.Signals)
 def test_version_command() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "prefect_trio_server", "version"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert "prefect-trio-server" in out.stdout and "3." in out.stdout
+    assert "prefect-trio-server" in out.stdout
+    assert "3." in out.stdout
 
 
 def expect_one_line_error(process: subprocess.Popen[str], *needles: str) -> str:
@@ -115,8 +118,12 @@ def test_unwritable_home(tmp_path: Path) -> None:
 def test_unreachable_postgres(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://u@127.0.0.1:{free_port()}/db"
     process = start(
-        tmp_path, "start", "--port", str(free_port()),
-        PREFECT_API_DATABASE_CONNECTION_URL=url, PREFECT_API_DATABASE_TIMEOUT="2",
+        tmp_path,
+        "start",
+        "--port",
+        str(free_port()),
+        PREFECT_API_DATABASE_CONNECTION_URL=url,
+        PREFECT_API_DATABASE_TIMEOUT="2",
     )
     expect_one_line_error(process, "PREFECT_API_DATABASE_CONNECTION_URL")
 
@@ -125,8 +132,12 @@ def test_bad_tls_file(tmp_path: Path) -> None:
     junk = tmp_path / "cert.pem"
     junk.write_text("not a certificate")
     process = start(
-        tmp_path, "start", "--port", str(free_port()),
-        PREFECT_TRIO_SERVER_TLS_CERTFILE=str(junk), PREFECT_TRIO_SERVER_TLS_KEYFILE=str(junk),
+        tmp_path,
+        "start",
+        "--port",
+        str(free_port()),
+        PREFECT_TRIO_SERVER_TLS_CERTFILE=str(junk),
+        PREFECT_TRIO_SERVER_TLS_KEYFILE=str(junk),
     )
     expect_one_line_error(process, "PREFECT_TRIO_SERVER_TLS_CERTFILE")
 

@@ -10,9 +10,7 @@ DOCS = Path(__file__).parents[1] / "docs" / "settings.md"
 
 
 def test_docs_list_every_setting_as_generated():
-    assert DOCS.read_text() == settings_doc.render(), (
-        "docs/settings.md is stale: run `make docs`"
-    )
+    assert DOCS.read_text() == settings_doc.render(), "docs/settings.md is stale: run `make docs`"
 
 
 def test_every_setting_has_a_description_and_an_environment_name():
@@ -24,7 +22,9 @@ def test_every_setting_has_a_description_and_an_environment_name():
 def test_prefect_environment_names_are_read(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PREFECT_HOME", "/srv/prefect")
     monkeypatch.setenv("PREFECT_SERVER_API_PORT", "4300")
-    monkeypatch.setenv("PREFECT_SERVER_CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv(
+        "PREFECT_SERVER_CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example"
+    )
     monkeypatch.setenv("PREFECT_API_DATABASE_CONNECTION_URL", "postgresql+asyncpg://u:p@h/db")
     monkeypatch.setenv("PREFECT_UI_ENABLED", "false")
     settings = Settings()
@@ -66,7 +66,9 @@ def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_secrets_are_obfuscated_in_public_view():
-    public = Settings(api_auth_string="hunter2", database_connection_url="sqlite:///x").public_dict()
+    public = Settings(
+        api_auth_string="hunter2", database_connection_url="sqlite:///x"
+    ).public_dict()
     assert public["PREFECT_SERVER_API_AUTH_STRING"] == "********"
     assert public["PREFECT_API_DATABASE_CONNECTION_URL"] == "********"
     assert "hunter2" not in repr(public)

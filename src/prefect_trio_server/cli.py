@@ -98,7 +98,10 @@ def start(arguments: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "version":
-        print(f"prefect-trio-server {__version__} (Prefect {PREFECT_VERSION} API {SERVER_API_VERSION})")
+        print(
+            f"prefect-trio-server {__version__} "
+            f"(Prefect {PREFECT_VERSION} API, version {SERVER_API_VERSION})"
+        )
         return 0
     if arguments.command is None:
         arguments = _parser().parse_args(["start", *(argv or sys.argv[1:])])

@@ -33,9 +33,9 @@ def is_client_retryable_exception(exc: Exception) -> bool:
             return _is_sqlite_busy(original)
         if isinstance(original, sqlite3.Error):
             return False
-        if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError | sa_exc.ProgrammingError):
-            return False
-        return True
+        return not isinstance(
+            exc, sa_exc.IntegrityError | sa_exc.DataError | sa_exc.ProgrammingError
+        )
     if isinstance(exc, sa_exc.InvalidRequestError):
         return True
     if isinstance(exc, sqlite3.OperationalError):

@@ -1,4 +1,4 @@
-"""Write docs/settings.md from the Settings model: ``python -m prefect_trio_server.settings_doc``."""
+"""Render docs/settings.md from the Settings model (`make docs`)."""
 
 from __future__ import annotations
 

@@ -59,8 +59,15 @@ async def test_csrf_token_when_disabled_is_the_422_clients_expect(
 async def test_openapi_and_docs(prefect_trio_client: httpx.AsyncClient):
     schema = (await prefect_trio_client.get("/openapi.json")).json()
     assert schema["info"]["title"] == "Prefect REST API"
-    for path in ("/health", "/version", "/ready", "/hello", "/admin/version",
-                 "/admin/settings", "/csrf-token"):
+    for path in (
+        "/health",
+        "/version",
+        "/ready",
+        "/hello",
+        "/admin/version",
+        "/admin/settings",
+        "/csrf-token",
+    ):
         assert path in schema["paths"], path
     docs = await prefect_trio_client.get("/docs")
     assert docs.status_code == 200
@@ -75,7 +82,10 @@ async def test_api_version_header(prefect_trio_client: httpx.AsyncClient, header
     response = await prefect_trio_client.get("/hello", headers={"X-PREFECT-API-VERSION": header})
     assert response.status_code == status
     if status == 400:
-        assert "X-PREFECT-API-VERSION" in response.json()["detail"] or "version" in response.json()["detail"]
+        assert (
+            "X-PREFECT-API-VERSION" in response.json()["detail"]
+            or "version" in response.json()["detail"]
+        )
 
 
 async def test_unknown_route_is_404(prefect_trio_client: httpx.AsyncClient):

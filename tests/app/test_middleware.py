@@ -164,7 +164,9 @@ async def test_body_without_content_type_is_read_as_json():
         await send({"type": "http.response.body", "body": b""})
 
     wrapped = DefaultJSONContentTypeMiddleware(app)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=wrapped), base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=wrapped), base_url="http://t"
+    ) as http:
         request = http.build_request("POST", "/x", content=b'{"a": 1}')
         del request.headers["content-type"]
         await http.send(request)

@@ -43,9 +43,7 @@ async def never() -> None:
     await trio.sleep_forever()
 
 
-async def start_server(
-    nursery: trio.Nursery, settings: Settings, **kwargs: Any
-) -> str:
+async def start_server(nursery: trio.Nursery, settings: Settings, **kwargs: Any) -> str:
     async def run(task_status: trio.TaskStatus[list[str]]) -> None:
         await serve(settings, task_status=task_status, **kwargs)
 
@@ -129,7 +127,9 @@ async def test_graceful_shutdown_lets_in_flight_requests_finish(tmp_path: Path) 
     results: list[str] = []
     async with trio.open_nursery() as nursery:
         url = await start_server(
-            nursery, settings_for(tmp_path, graceful_timeout=30), app=app,
+            nursery,
+            settings_for(tmp_path, graceful_timeout=30),
+            app=app,
             shutdown_trigger=stop.wait,
         )
         assert log == ["startup"]
@@ -163,7 +163,9 @@ async def test_graceful_timeout_cuts_requests_that_run_too_long(
     outcomes: list[str] = []
     async with trio.open_nursery() as nursery:
         url = await start_server(
-            nursery, settings_for(tmp_path, graceful_timeout=2), app=app,
+            nursery,
+            settings_for(tmp_path, graceful_timeout=2),
+            app=app,
             shutdown_trigger=stop.wait,
         )
 

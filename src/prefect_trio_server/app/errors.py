@@ -73,8 +73,10 @@ def error_response(exc: BaseException) -> JSONResponse:
         )
     if _is_integrity_error(exc):
         return JSONResponse(
-            {"detail": "Data integrity conflict. This usually means a unique or foreign key "
-             "constraint was violated. See server logs for details."},
+            {
+                "detail": "Data integrity conflict. This usually means a unique or foreign key "
+                "constraint was violated. See server logs for details."
+            },
             status_code=409,
         )
     if isinstance(exc, Exception) and is_client_retryable_exception(exc):

@@ -54,9 +54,7 @@ async def _supervised(service: Service, context: ServiceContext) -> None:
             await anyio.sleep(5)
 
 
-def start_services(
-    task_group: TaskGroup, services: list[Service], context: ServiceContext
-) -> None:
+def start_services(task_group: TaskGroup, services: list[Service], context: ServiceContext) -> None:
     for service in services:
         logger.info("starting service %s", service.name)
         task_group.start_soon(_supervised, service, context, name=f"service:{service.name}")

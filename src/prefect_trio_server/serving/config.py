@@ -17,9 +17,7 @@ def _check_tls(settings: Settings) -> None:
     cert, key = settings.tls_certfile, settings.tls_keyfile
     if (cert is None) != (key is None):
         missing = "tls_keyfile" if key is None else "tls_certfile"
-        raise ConfigurationError(
-            f"TLS needs both a certificate and a key: set {env_name(missing)}"
-        )
+        raise ConfigurationError(f"TLS needs both a certificate and a key: set {env_name(missing)}")
     if cert is None or key is None:
         return
     for field, path in (("tls_certfile", cert), ("tls_keyfile", key)):
