@@ -103,16 +103,35 @@ async def test_oversized_body_is_413_before_reading(make_client):
         assert "1024" in response.json()["detail"]
 
 
-async def test_oversized_streamed_body_is_413(make_client):
-    app, http = await make_client(max_request_body_bytes=1024)
+async def test_oversized_streamed_body_is_413_and_the_route_sees_a_disconnect():
+    from fastapi import FastAPI, Request
+
+    from prefect_trio_server.app.middleware.json_body import BodySizeLimitMiddleware
+
+    inner = FastAPI()
+    reads: list[str] = []
+
+    @inner.post("/echo")
+    async def echo(request: Request) -> int:
+        body = await request.body()
+        reads.append("finished")
+        return len(body)
+
+    app = BodySizeLimitMiddleware(inner, max_bytes=1024)
 
     async def chunks():
         for _ in range(10):
             yield b"y" * 500
 
-    async with app.router.lifespan_context(app), http:
-        response = await http.post("/api/csrf-token?client=a", content=chunks())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        response = await http.post("/echo", content=chunks())
         assert response.status_code == 413
+        assert "1024" in response.json()["detail"]
+        assert reads == []
+        small = await http.post("/echo", content=b"z" * 1000)
+        assert small.json() == 1000
 
 
 async def test_cors_preflight_answers_with_configured_origins(make_client):
@@ -168,7 +187,7 @@ async def test_body_without_content_type_is_read_as_json():
         transport=httpx.ASGITransport(app=wrapped), base_url="http://t"
     ) as http:
         request = http.build_request("POST", "/x", content=b'{"a": 1}')
-        del request.headers["content-type"]
+        assert "content-type" not in request.headers
         await http.send(request)
         assert seen["headers"][b"content-type"] == b"application/json"
         await http.post("/x", content=b"a=1", headers={"Content-Type": "text/plain"})
