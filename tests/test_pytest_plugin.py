@@ -6,7 +6,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-USER_TESTS = '''
+USER_TESTS = """
 import httpx
 
 async def test_in_process(prefect_trio_client, prefect_trio_settings, tmp_path):
@@ -17,7 +17,7 @@ async def test_in_process(prefect_trio_client, prefect_trio_settings, tmp_path):
 
 def test_subprocess_server(prefect_trio_server_url):
     assert httpx.get(prefect_trio_server_url + "/health").json() is True
-'''
+"""
 
 
 @pytest.mark.slow

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["SubprocessASGIServer"]
 
 HOST = "127.0.0.1"
+DEFAULT_STARTUP_TIMEOUT = 20.0  # Prefect's default for the same setting
 PORT_RANGE = range(8000, 9000)
 OUTPUT_TAIL_LINES = 40
 _LISTEN_BACKLOG = 1024
@@ -74,6 +75,18 @@ def _clear_instances() -> None:
         _instances.clear()
     for server in servers:
         server.stop()
+
+
+def _environment_startup_timeout() -> float:
+    """PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS from the environment (default 20)."""
+    name = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return DEFAULT_STARTUP_TIMEOUT
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
 
 
 def _in_trio_run() -> bool:
@@ -482,16 +495,22 @@ class SubprocessASGIServer:
             child.close()
         return False
 
-    def _resolve_settings(self) -> Settings:
-        if self._settings is not None:
-            return self._settings
-        from .settings import Settings
+    def _resolve_settings(self) -> Settings | None:
+        """The settings given to this instance; None means the environment's, as they are.
 
-        return Settings()
+        The environment is handed to the child unparsed: the child reads it anyway, and
+        parsing it here would delay the child's start by the cost of loading pydantic.
+        """
+        return self._settings
 
     @staticmethod
-    def _timeout(timeout: float | None, settings: Settings) -> float:
-        seconds = settings.ephemeral_startup_timeout_seconds if timeout is None else timeout
+    def _timeout(timeout: float | None, settings: Settings | None) -> float:
+        if timeout is not None:
+            seconds = float(timeout)
+        elif settings is not None:
+            seconds = settings.ephemeral_startup_timeout_seconds
+        else:
+            seconds = _environment_startup_timeout()
         if seconds <= 0:
             raise ValueError(f"timeout must be positive, not {seconds!r}")
         return float(seconds)
@@ -516,9 +535,10 @@ class SubprocessASGIServer:
         """The child's command line, without ``--fd N --parent-pipe M`` (appended)."""
         return [sys.executable, "-m", "prefect_trio_server", "start"]
 
-    def _child_environment(self, settings: Settings, port: int) -> dict[str, str]:
+    def _child_environment(self, settings: Settings | None, port: int) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(settings.to_environment())
+        if settings is not None:
+            env.update(settings.to_environment())
         env.update(self._environment)
         for name in _DROPPED_VARIABLES:
             env.pop(name, None)
@@ -533,7 +553,7 @@ class SubprocessASGIServer:
         )
         return env
 
-    def _prepare(self, settings: Settings) -> Callable[[], _Child]:
+    def _prepare(self, settings: Settings | None) -> Callable[[], _Child]:
         """Bind the socket now; return the spawn, ready to call."""
         listener = self._bind()
         try:

@@ -64,9 +64,18 @@ def hypercorn(tmp_path: Path, tls: tuple[Path, Path, ssl.SSLContext]) -> Iterato
     env["PREFECT_HOME"] = str(tmp_path / "home")
     process = subprocess.Popen(
         [
-            HYPERCORN, "prefect_trio_server:app", "--worker-class", "trio",
-            "--certfile", str(certfile), "--keyfile", str(keyfile),
-            "--bind", f"127.0.0.1:{secure}", "--insecure-bind", f"127.0.0.1:{insecure}",
+            HYPERCORN,
+            "prefect_trio_server:app",
+            "--worker-class",
+            "trio",
+            "--certfile",
+            str(certfile),
+            "--keyfile",
+            str(keyfile),
+            "--bind",
+            f"127.0.0.1:{secure}",
+            "--insecure-bind",
+            f"127.0.0.1:{insecure}",
         ],
         env=env,
         cwd=tmp_path,
