@@ -154,3 +154,57 @@ def test_missing_tls_key(tmp_path: Path) -> None:
 def test_invalid_setting_value(tmp_path: Path) -> None:
     process = start(tmp_path, "start", PREFECT_SERVER_API_PORT="lots")
     expect_one_line_error(process, "PREFECT_SERVER_API_PORT")
+
+
+def test_several_workers_serve_and_stop_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    process = start(tmp_path, "start", "--port", str(port), "--workers", "2")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/api/health", process)
+        with httpx.Client() as client:
+            for _ in range(10):
+                assert client.get(f"http://127.0.0.1:{port}/api/ready").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_access_log_when_enabled(tmp_path: Path) -> None:
+    port = free_port()
+    process = start(tmp_path, "start", "--port", str(port), PREFECT_TRIO_SERVER_ACCESS_LOG="true")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/api/health", process)
+        httpx.get(f"http://127.0.0.1:{port}/api/hello")
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "GET /api/hello" in stdout + stderr
+
+
+def test_access_log_with_several_workers(tmp_path: Path) -> None:
+    port = free_port()
+    process = start(
+        tmp_path,
+        "start",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        PREFECT_TRIO_SERVER_ACCESS_LOG="true",
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/api/health", process)
+        httpx.get(f"http://127.0.0.1:{port}/api/hello")
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "GET /api/hello" in stdout + stderr

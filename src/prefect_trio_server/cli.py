@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -86,9 +87,10 @@ def start(arguments: argparse.Namespace) -> int:
 
         from .serving.config import hypercorn_config
 
-        config = hypercorn_config(settings)
-        print(f"prefect-trio-server {__version__}: {settings.workers} workers", file=sys.stderr)
-        return run_workers(config)
+        # Each worker builds the app from its environment: hand it the settings in force,
+        # command-line overrides included.
+        os.environ.update(settings.to_environment())
+        return run_workers(hypercorn_config(settings))
     from .serving.serve import run
 
     run(settings, fd=arguments.fd, parent_pipe=arguments.parent_pipe)

@@ -26,8 +26,11 @@ class LazyApp:
                 # Served by Hypercorn (its CLI): mend its trio worker before the first
                 # connection. Its lifespan runs this before it accepts any.
                 from .serving import hypercorn_fixes
+                from .serving.config import access_logger
 
                 hypercorn_fixes.install()
+                # A worker process receives the access logger by name only: set it up here.
+                access_logger()
             from .server import create_app
 
             self._app = create_app()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
+import sys
 from pathlib import Path
 
 from hypercorn.config import Config
@@ -33,6 +35,18 @@ def _check_tls(settings: Settings) -> None:
         ) from exc
 
 
+def access_logger() -> logging.Logger:
+    """One line per request on stderr, whatever the server's own log level."""
+    logger = logging.getLogger("prefect_trio_server.access")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
 def hypercorn_config(settings: Settings, *, fd: int | None = None) -> Config:
     """A Hypercorn ``Config`` for these settings, binding ``fd://fd`` when given."""
     _check_tls(settings)
@@ -53,7 +67,7 @@ def hypercorn_config(settings: Settings, *, fd: int | None = None) -> Config:
     config.h2_max_inbound_frame_size = settings.http2_max_inbound_frame_size
     config.keep_alive_timeout = settings.keep_alive_timeout
     config.graceful_timeout = settings.graceful_timeout
-    config.accesslog = "-" if settings.access_log else None
+    config.accesslog = access_logger() if settings.access_log else None
     config.errorlog = "-"
     config.loglevel = settings.log_level
     # Our own BodySizeLimitMiddleware answers 413 with a JSON body; let it.

@@ -35,6 +35,15 @@ connections, and the server) down.
    acknowledged, or the connection-level window would shrink until every stream on the
    connection stalls. Every other event goes to the upstream handler unchanged.
 
+3. Related to 1 and 2, a hang rather than a crash: when an HTTP/2 connection closes,
+   ``H2Protocol`` stops its sending task but leaves the per-stream send buffers as they
+   are. An application task blocked on backpressure (``StreamBuffer.push`` above the high
+   water mark, or the drain at the end of a body) then waits forever. The connection's task
+   never finishes, and the application keeps whatever it holds, such as a database
+   session. This happens whenever a client goes away in the middle of a large response.
+   Fix: on ``Closed``, also close every stream buffer. Blocked senders wake up, and their
+   later sends are dropped the way upstream already drops sends on a closed buffer.
+
 ``install()`` rebinds the names Hypercorn looks up when it creates these objects:
 ``hypercorn.trio.run.TCPServer`` (read once, when ``worker_serve`` starts, so call
 ``install()`` before serving) and ``hypercorn.protocol.H2Protocol`` (read by
@@ -125,7 +134,14 @@ class FixedTCPServer(ORIGINAL_TCP_SERVER):
 
 
 class FixedH2Protocol(ORIGINAL_H2_PROTOCOL):
-    """Hypercorn's ``H2Protocol``, ignoring DATA for streams it has already finished."""
+    """Hypercorn's ``H2Protocol``: ignores DATA for finished streams, unblocks on close."""
+
+    async def handle(self, event: Event) -> None:
+        await super().handle(event)
+        if isinstance(event, Closed):
+            # Nothing drains these buffers any more; wake whoever waits on them.
+            for buffer in list(self.stream_buffers.values()):
+                await buffer.close()
 
     async def _handle_events(self, events: list[h2.events.Event]) -> None:
         # DATA is handled here, one frame at a time, because whether its stream still
