@@ -2,7 +2,8 @@
 
 A service is a ``Service``: a name, when it runs (``ephemeral``: also in an ephemeral
 server), and an async ``run(context)`` that loops until cancelled. ``SERVICES`` is the
-registry. ``run_services`` starts the selected ones and reports each start.
+registry. ``start_services`` runs the selected ones in the lifespan's task group, in one
+process only among those sharing the database (``leadership``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from anyio.abc import TaskGroup
@@ -31,6 +33,7 @@ class Service:
     name: str
     run: Callable[[ServiceContext], Awaitable[None]]
     ephemeral: bool = False
+    restart_delay: float = 5.0
 
 
 SERVICES: tuple[Service, ...] = ()
@@ -50,11 +53,27 @@ async def _supervised(service: Service, context: ServiceContext) -> None:
             await service.run(context)
             return
         except Exception:
-            logger.exception("service %s failed; restarting in 5 s", service.name)
-            await anyio.sleep(5)
+            logger.exception(
+                "service %s failed; restarting in %s s", service.name, service.restart_delay
+            )
+            await anyio.sleep(service.restart_delay)
+
+
+async def _run_all(services: list[Service], context: ServiceContext) -> None:
+    async with anyio.create_task_group() as group:
+        for service in services:
+            logger.info("starting service %s", service.name)
+            group.start_soon(_supervised, service, context, name=f"service:{service.name}")
 
 
 def start_services(task_group: TaskGroup, services: list[Service], context: ServiceContext) -> None:
-    for service in services:
-        logger.info("starting service %s", service.name)
-        task_group.start_soon(_supervised, service, context, name=f"service:{service.name}")
+    """Run ``services`` in ``task_group`` while this process leads (see ``leadership``)."""
+    if not services:
+        return
+    from .leadership import leadership_for, while_leader
+
+    leadership = leadership_for(context.database)
+    task_group.start_soon(
+        partial(while_leader, leadership, partial(_run_all, services, context)),
+        name="services-leadership",
+    )
