@@ -17,6 +17,11 @@ server uses Prefect's name, so an existing Prefect environment carries over; the
 `--host`, `--port`, `--workers`, `--certfile`, `--keyfile` and `--no-ui`, which override
 the environment.
 
+Three switches, read by `create_app`, force a kind of server whatever its arguments say
+(as in Prefect): `PREFECT__SERVER_EPHEMERAL=1` (no UI, only the services an ephemeral server
+needs; `SubprocessASGIServer` sets it for its child), `PREFECT__SERVER_WEBSERVER_ONLY=1` (no
+background services) and `PREFECT__SERVER_FINAL=1` (no app cache).
+
 This page is generated from `src/prefect_trio_server/settings.py`
 (`python -m prefect_trio_server.settings_doc > docs/settings.md`); a test keeps it current.
 
