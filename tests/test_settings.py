@@ -72,3 +72,29 @@ def test_secrets_are_obfuscated_in_public_view():
     assert public["PREFECT_SERVER_API_AUTH_STRING"] == "********"
     assert public["PREFECT_API_DATABASE_CONNECTION_URL"] == "********"
     assert "hunter2" not in repr(public)
+
+
+@pytest.mark.parametrize(("raw", "path"), [("api", "/api"), ("/v1/api/", "/v1/api")])
+def test_api_base_path_is_normalised(raw: str, path: str) -> None:
+    assert Settings(api_base_path=raw).api_base_path == path
+
+
+def test_api_base_path_cannot_be_the_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_SERVER_API_BASE_PATH", "/")
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert error.value.errors()[0]["loc"] == ("PREFECT_SERVER_API_BASE_PATH",)
+
+
+async def test_api_served_under_a_custom_base_path(tmp_path: Path) -> None:
+    import httpx
+
+    from prefect_trio_server.server import create_app
+
+    app = create_app(Settings(home=tmp_path, ui_enabled=False, api_base_path="/prefect/api"))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        assert (await client.get("/prefect/api/health")).json() is True
+        assert (await client.get("/api/health")).status_code == 404

@@ -12,7 +12,14 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, computed_field
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    computed_field,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -258,6 +265,19 @@ class Settings(BaseSettings):
         validation_alias=_env("PREFECT_TRIO_SERVER_MAX_REQUEST_BODY_BYTES"),
         description="Largest request body accepted; a larger one gets 413.",
     )
+
+    @field_validator("api_base_path")
+    @classmethod
+    def _api_base_path_is_a_sub_path(cls, value: str) -> str:
+        path = "/" + value.strip().strip("/")
+        if path == "/":
+            raise ValueError("the API needs a path of its own, such as /api")
+        return path
+
+    @field_validator("ui_serve_base")
+    @classmethod
+    def _ui_serve_base_is_a_path(cls, value: str) -> str:
+        return "/" + value.strip().strip("/")
 
     # -- derived ----------------------------------------------------------------------
     @computed_field  # type: ignore[prop-decorator]

@@ -34,7 +34,7 @@ def build_app(
     )
     app.state.settings = settings
     app.state.api_app = api_app
-    app.mount(settings.api_base_path.rstrip("/") or "/api", api_app, name="api")
+    app.mount(settings.api_base_path, api_app, name="api")
     if ui_app is not None:
         app.mount("/", ui_app, name="ui")
     app.add_middleware(

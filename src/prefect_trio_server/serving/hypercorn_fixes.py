@@ -1,7 +1,7 @@
-"""Fixes for two crashes in Hypercorn 0.18.x's trio worker.
+"""Fixes for two crashes and a related hang in Hypercorn 0.18.x's trio worker.
 
-Both crashes let an exception escape a connection's task. Hypercorn's trio worker runs every
-connection in one nursery, so one bad connection takes the whole worker (all its
+The two crashes let an exception escape a connection's task. Hypercorn's trio worker runs
+every connection in one nursery, so one bad connection takes the whole worker (all its
 connections, and the server) down.
 
 1. Send/close race on a connection (seen with cleartext HTTP/2 under load).
@@ -35,7 +35,7 @@ connections, and the server) down.
    acknowledged, or the connection-level window would shrink until every stream on the
    connection stalls. Every other event goes to the upstream handler unchanged.
 
-3. Related to 1 and 2, a hang rather than a crash: when an HTTP/2 connection closes,
+3. A related hang, not a crash. When an HTTP/2 connection closes,
    ``H2Protocol`` stops its sending task but leaves the per-stream send buffers as they
    are. An application task blocked on backpressure (``StreamBuffer.push`` above the high
    water mark, or the drain at the end of a body) then waits forever. The connection's task
