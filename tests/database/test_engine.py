@@ -51,11 +51,14 @@ async def test_a_failed_write_leaves_nothing_behind(database: Database):
     assert await database.read(lambda c: c.execute(text("SELECT n FROM counter")).scalar()) == 0
 
 
-async def test_reads_run_concurrently(database: Database):
-    if database.dialect != "sqlite":
-        pytest.skip("the single-writer rule is SQLite's")
-    assert database.read_limiter.total_tokens > 1
-    assert database.write_limiter.total_tokens == 1
+def test_sqlite_has_one_writer_and_concurrent_readers(tmp_path: Path):
+    database = Database(Settings(home=tmp_path, database_read_concurrency=4))
+    try:
+        assert database.read_limiter.total_tokens == 4
+        assert database.write_limiter.total_tokens == 1
+        assert database.read_engine is not database.write_engine
+    finally:
+        database.dispose()
 
 
 async def test_waiting_too_long_for_the_writer_is_503(prefect_trio_settings: Settings):

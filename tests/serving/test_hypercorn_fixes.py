@@ -29,8 +29,10 @@ import h2.config
 import h2.connection
 import h2.events
 import hypercorn.protocol
+import hypercorn.protocol.h2
 import hypercorn.trio
 import hypercorn.trio.run
+import hypercorn.trio.tcp_server
 import pytest
 import trio
 import trio.testing
