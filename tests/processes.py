@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,12 +38,19 @@ def start(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_healthy(url: str, process: subprocess.Popen[str], deadline: float = 30) -> None:
+def wait_healthy(
+    url: str,
+    process: subprocess.Popen[Any],
+    deadline: float = 30,
+    client: httpx.Client | None = None,
+) -> None:
+    """Poll ``url`` until it answers 200 (or the process dies, or the deadline passes)."""
+    get = client.get if client is not None else httpx.get
     end = time.monotonic() + deadline
     while time.monotonic() < end:
-        assert process.poll() is None, process.communicate()
+        assert process.poll() is None, f"the server exited with {process.returncode}"
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if get(url, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -49,3 +58,14 @@ def wait_healthy(url: str, process: subprocess.Popen[str], deadline: float = 30)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=0.05)
     raise AssertionError(f"{url} never became healthy")
+
+
+@contextlib.contextmanager
+def reaped(process: subprocess.Popen[Any]) -> Iterator[subprocess.Popen[Any]]:
+    """Yield ``process``; whatever happens, leave no process behind."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

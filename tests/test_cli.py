@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from processes import free_port, start, wait_healthy
+from processes import free_port, reaped, start, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -20,15 +20,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = free_port()
-    process = start(tmp_path, "start", "--port", str(port))
-    try:
+    with reaped(start(tmp_path, "start", "--port", str(port))) as process:
         url = f"http://127.0.0.1:{port}/api"
         wait_healthy(f"{url}/health", process)
         yield process, url
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -119,53 +114,31 @@ def test_invalid_setting_value(tmp_path: Path) -> None:
 
 def test_several_workers_serve_and_stop_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    process = start(tmp_path, "start", "--port", str(port), "--workers", "2")
-    try:
+    with reaped(start(tmp_path, "start", "--port", str(port), "--workers", "2")) as process:
         wait_healthy(f"http://127.0.0.1:{port}/api/health", process)
         with httpx.Client() as client:
             for _ in range(10):
                 assert client.get(f"http://127.0.0.1:{port}/api/ready").status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
-def test_access_log_when_enabled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_access_log_when_enabled(tmp_path: Path, workers: str) -> None:
     port = free_port()
-    process = start(tmp_path, "start", "--port", str(port), PREFECT_TRIO_SERVER_ACCESS_LOG="true")
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/api/health", process)
-        httpx.get(f"http://127.0.0.1:{port}/api/hello")
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert "GET /api/hello" in stdout + stderr
-
-
-def test_access_log_with_several_workers(tmp_path: Path) -> None:
-    port = free_port()
-    process = start(
-        tmp_path,
-        "start",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        PREFECT_TRIO_SERVER_ACCESS_LOG="true",
-    )
-    try:
+    with reaped(
+        start(
+            tmp_path,
+            "start",
+            "--port",
+            str(port),
+            "--workers",
+            workers,
+            PREFECT_TRIO_SERVER_ACCESS_LOG="true",
+        )
+    ) as process:
         wait_healthy(f"http://127.0.0.1:{port}/api/health", process)
         httpx.get(f"http://127.0.0.1:{port}/api/hello")
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert "GET /api/hello" in stdout + stderr

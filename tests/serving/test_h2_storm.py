@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from processes import free_port, start, wait_healthy
+from processes import free_port, reaped, start, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ def h2load() -> str:
 def test_storms_with_dropped_connections_and_early_answers(h2load: str, tmp_path: Path) -> None:
     port = free_port()
     # A small body limit makes uploads get their 413 before the body is read.
-    server = start(
+    launched = start(
         tmp_path,
         "start",
         "--port",
@@ -39,7 +39,7 @@ def test_storms_with_dropped_connections_and_early_answers(h2load: str, tmp_path
         PREFECT_TRIO_SERVER_MAX_REQUEST_BODY_BYTES="1024",
     )
     base = f"http://127.0.0.1:{port}"
-    try:
+    with reaped(launched) as server:
         wait_healthy(f"{base}/api/health", server)
         storm = subprocess.run(
             [
@@ -74,7 +74,3 @@ def test_storms_with_dropped_connections_and_early_answers(h2load: str, tmp_path
             assert (response.http_version, response.status_code) == ("HTTP/2", 200)
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()

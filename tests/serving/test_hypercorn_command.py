@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,30 +15,11 @@ import httpx
 import pytest
 import trustme
 
+from processes import free_port, reaped, wait_healthy
+
 pytestmark = pytest.mark.slow
 
 HYPERCORN = shutil.which("hypercorn", path=os.path.dirname(sys.executable)) or "hypercorn"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_answering(client: httpx.Client, url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"hypercorn exited with {process.returncode}")
-        try:
-            if client.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=0.05)
-    raise AssertionError(f"{url} never answered")
 
 
 @pytest.fixture
@@ -80,16 +58,11 @@ def hypercorn(tmp_path: Path, tls: tuple[Path, Path, ssl.SSLContext]) -> Iterato
         env=env,
         cwd=tmp_path,
     )
-    try:
-        with httpx.Client() as client:
-            wait_until_answering(client, f"http://127.0.0.1:{insecure}/api/health", process)
+    with reaped(process):
+        wait_healthy(f"http://127.0.0.1:{insecure}/api/health", process)
         yield secure, insecure
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_http2_over_tls_and_h2c_on_the_insecure_bind(
