@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ..database.dialects import insert_for
 from ..database.tables import csrf_token
 
 
@@ -25,7 +25,7 @@ def issue_token(
         "client": client,
         "expiration": now + lifetime,
     }
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(connection)
     statement = insert(csrf_token).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=[csrf_token.c.client],

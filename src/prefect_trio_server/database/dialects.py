@@ -1,0 +1,13 @@
+"""What differs between the two databases, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def insert_for(connection: Connection) -> Any:
+    """The dialect's ``insert`` (it has ``on_conflict_do_nothing`` / ``_do_update``)."""
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert

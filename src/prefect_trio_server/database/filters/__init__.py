@@ -1,0 +1,1 @@
+"""Wire filters and sorts translated to SQL, one module per resource."""
