@@ -15,6 +15,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "root",
     "admin",
     "csrf_token",
+    "flows",
 )
 
 
