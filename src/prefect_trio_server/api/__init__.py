@@ -16,6 +16,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "admin",
     "csrf_token",
     "flows",
+    "flow_runs",
+    "flow_run_states",
+    "logs",
 )
 
 

@@ -61,3 +61,18 @@ def check_api_version(
                 "Upgrade your Prefect client."
             ),
         )
+
+
+def api_version(
+    x_prefect_api_version: Annotated[str | None, Header()] = None,
+) -> tuple[int, int, int] | None:
+    """The client's API version (None when it sent none; the header check ran already)."""
+    if x_prefect_api_version is None:
+        return None
+    parts = x_prefect_api_version.strip().split(".")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        return None
+    return (int(parts[0]), int(parts[1]), int(parts[2]))
+
+
+ApiVersionDep = Annotated[tuple[int, int, int] | None, Depends(api_version)]

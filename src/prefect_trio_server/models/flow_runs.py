@@ -1,0 +1,310 @@
+"""Flow runs: create, read, update, delete, query, and orchestrated state changes.
+
+Every function takes an open connection and runs inside the caller's single transaction
+(``Database.write``/``read``): a request's writes land whole or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select
+
+from ..database.dialects import insert_for
+from ..database.tables import flow, flow_run, flow_run_state
+from ..errors import ObjectNotFoundError
+from ..orchestration import Status, decide_flow_transition
+from ..schemas.actions import FlowRunCreate, FlowRunUpdate
+from ..schemas.filters import FlowFilter, FlowRunFilter
+from ..schemas.sorting import FlowRunSort
+from ..schemas.states import StateCreate
+from .run_states import (
+    flow_run_snapshot,
+    proposed_state,
+    run_columns,
+    state_from_row,
+    state_row,
+    wire_state,
+)
+
+Row = dict[str, Any]
+ApiVersion = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class SetStateOutcome:
+    status: Status
+    state: Row | None
+    details: dict[str, object]
+    written: bool
+
+
+def _current_state(connection: Connection, run: Row) -> Row | None:
+    if run["state_id"] is None:
+        return None
+    row = (
+        connection.execute(select(flow_run_state).where(flow_run_state.c.id == run["state_id"]))
+        .mappings()
+        .one_or_none()
+    )
+    return dict(row) if row is not None else None
+
+
+def _load(connection: Connection, run_id: uuid.UUID, *, for_update: bool = False) -> Row:
+    statement = select(flow_run).where(flow_run.c.id == run_id)
+    if for_update:
+        statement = statement.with_for_update()
+    row = connection.execute(statement).mappings().one_or_none()
+    if row is None:
+        raise ObjectNotFoundError("Flow run not found")
+    return dict(row)
+
+
+def with_state(connection: Connection, run: Row, now: dt.datetime) -> Row:
+    """The run as the API shows it: its current state and the computed estimates."""
+    shown = dict(run)
+    shown["state"] = wire_state(_current_state(connection, run))
+    running_for = 0.0
+    if run["state_type"] == "RUNNING" and run["state_timestamp"] is not None:
+        running_for = max(0.0, (now - run["state_timestamp"]).total_seconds())
+    shown["estimated_run_time"] = (run["total_run_time"] or 0.0) + running_for
+    lateness = 0.0
+    expected = run["expected_start_time"]
+    if expected is not None:
+        started = run["start_time"]
+        if started is not None:
+            lateness = max(0.0, (started - expected).total_seconds())
+        elif run["state_type"] in ("SCHEDULED", "PENDING", None):
+            lateness = max(0.0, (now - expected).total_seconds())
+    shown["estimated_start_time_delta"] = lateness
+    return shown
+
+
+def _apply_state(
+    connection: Connection,
+    run: Row,
+    proposal: StateCreate,
+    *,
+    now: dt.datetime,
+    force: bool,
+    api_version: ApiVersion | None,
+) -> SetStateOutcome:
+    current_row = _current_state(connection, run)
+    current = state_from_row(current_row) if current_row is not None else None
+    decision = decide_flow_transition(
+        flow_run_snapshot(run),
+        current,
+        proposed_state(proposal),
+        now=now,
+        force=force,
+        api_version=api_version,
+    )
+    shown: Row | None = current_row
+    if decision.state is not None:
+        values = state_row(decision.state, run_column="flow_run_id", run_id=run["id"], now=now)
+        connection.execute(flow_run_state.insert().values(**values))
+        columns = run_columns(decision.updates, run["empirical_policy"])
+        columns.update(state_id=values["id"], updated=now)
+        connection.execute(flow_run.update().where(flow_run.c.id == run["id"]).values(**columns))
+        shown = values
+    return SetStateOutcome(
+        status=decision.status,
+        state=wire_state(shown),
+        details=decision.details,
+        written=decision.written,
+    )
+
+
+def create_flow_run(
+    connection: Connection,
+    data: FlowRunCreate,
+    *,
+    now: dt.datetime,
+    api_version: ApiVersion | None = None,
+) -> tuple[Row, bool]:
+    """Create a flow run (in ``data.state``, Pending by default); True when created.
+
+    With an ``idempotency_key`` already used for the flow, the existing run is returned.
+    """
+    if connection.execute(select(flow.c.id).where(flow.c.id == data.flow_id)).first() is None:
+        raise ObjectNotFoundError(f"Flow {data.flow_id} not found")
+    run_id = uuid.uuid4()
+    labels = {**(data.labels or {}), "prefect.flow.id": str(data.flow_id)}
+    values = {
+        "id": run_id,
+        "created": now,
+        "updated": now,
+        "flow_id": data.flow_id,
+        "name": data.name,
+        "flow_version": data.flow_version,
+        "parameters": data.parameters,
+        "context": data.context,
+        "parent_task_run_id": data.parent_task_run_id,
+        "infrastructure_document_id": data.infrastructure_document_id,
+        "empirical_policy": flow_policy_to_json_default(data),
+        "tags": data.tags,
+        "labels": labels,
+        "idempotency_key": data.idempotency_key,
+        "deployment_id": data.deployment_id,
+        "work_queue_name": data.work_queue_name,
+        "job_variables": data.job_variables,
+    }
+    insert = insert_for(connection)
+    statement = insert(flow_run).values(**values).returning(flow_run.c.id)
+    if data.idempotency_key is not None:
+        statement = statement.on_conflict_do_nothing(
+            index_elements=[flow_run.c.flow_id, flow_run.c.idempotency_key]
+        )
+    if connection.execute(statement).first() is None:
+        existing = (
+            connection.execute(
+                select(flow_run).where(
+                    flow_run.c.flow_id == data.flow_id,
+                    flow_run.c.idempotency_key == data.idempotency_key,
+                )
+            )
+            .mappings()
+            .one()
+        )
+        return with_state(connection, dict(existing), now), False
+    run = _load(connection, run_id)
+    proposal = data.state or StateCreate(type="PENDING")
+    _apply_state(connection, run, proposal, now=now, force=True, api_version=api_version)
+    return with_state(connection, _load(connection, run_id), now), True
+
+
+def flow_policy_to_json_default(data: FlowRunCreate) -> dict[str, Any]:
+    raw: dict[str, Any] = data.empirical_policy.model_dump(mode="json")
+    return raw
+
+
+def read_flow_run(connection: Connection, run_id: uuid.UUID, *, now: dt.datetime) -> Row:
+    return with_state(connection, _load(connection, run_id), now)
+
+
+def update_flow_run(
+    connection: Connection, run_id: uuid.UUID, data: FlowRunUpdate, *, now: dt.datetime
+) -> None:
+    changes = data.changes()
+    if "empirical_policy" in changes:
+        changes["empirical_policy"] = data.empirical_policy.model_dump(mode="json")
+    result = connection.execute(
+        flow_run.update().where(flow_run.c.id == run_id).values(**changes, updated=now)
+    )
+    if result.rowcount == 0:
+        raise ObjectNotFoundError("Flow run not found")
+
+
+def update_labels(
+    connection: Connection, run_id: uuid.UUID, labels: dict[str, Any], *, now: dt.datetime
+) -> None:
+    """Merge ``labels`` into the run's labels."""
+    run = _load(connection, run_id, for_update=True)
+    merged = {**(run["labels"] or {}), **labels}
+    connection.execute(
+        flow_run.update().where(flow_run.c.id == run_id).values(labels=merged, updated=now)
+    )
+
+
+def delete_flow_run(connection: Connection, run_id: uuid.UUID) -> None:
+    result = connection.execute(delete(flow_run).where(flow_run.c.id == run_id))
+    if result.rowcount == 0:
+        raise ObjectNotFoundError("Flow run not found")
+
+
+def set_flow_run_state(
+    connection: Connection,
+    run_id: uuid.UUID,
+    proposal: StateCreate,
+    *,
+    now: dt.datetime,
+    force: bool = False,
+    api_version: ApiVersion | None = None,
+) -> SetStateOutcome:
+    """Orchestrate a proposed state: the run row is locked for the decision and the write."""
+    run = _load(connection, run_id, for_update=True)
+    return _apply_state(connection, run, proposal, now=now, force=force, api_version=api_version)
+
+
+def _selection(flows: FlowFilter | None, runs: FlowRunFilter | None, dialect: str) -> Any:
+    from ..database.filters.flow_runs import flow_run_filter_clause
+    from ..database.filters.flows import flow_filter_clause
+
+    clause = flow_run_filter_clause(runs, dialect)
+    if flows is not None:
+        matching_flows = select(flow.c.id).where(flow_filter_clause(flows, dialect))
+        clause = clause & flow_run.c.flow_id.in_(matching_flows)
+    return clause
+
+
+def read_flow_runs(
+    connection: Connection,
+    *,
+    flows: FlowFilter | None,
+    runs: FlowRunFilter | None,
+    sort: FlowRunSort,
+    offset: int,
+    limit: int,
+    now: dt.datetime,
+) -> list[Row]:
+    from ..database.filters.flow_runs import flow_run_order_by
+
+    statement = (
+        select(flow_run)
+        .where(_selection(flows, runs, connection.dialect.name))
+        .order_by(*flow_run_order_by(sort))
+        .offset(offset)
+        .limit(limit)
+    )
+    rows = [dict(row) for row in connection.execute(statement).mappings()]
+    return [with_state(connection, row, now) for row in rows]
+
+
+def count_flow_runs(
+    connection: Connection, *, flows: FlowFilter | None, runs: FlowRunFilter | None
+) -> int:
+    statement = (
+        select(func.count())
+        .select_from(flow_run)
+        .where(_selection(flows, runs, connection.dialect.name))
+    )
+    return int(connection.execute(statement).scalar_one())
+
+
+def read_flow_run_states(connection: Connection, run_id: uuid.UUID) -> list[Row]:
+    rows = connection.execute(
+        select(flow_run_state)
+        .where(flow_run_state.c.flow_run_id == run_id)
+        .order_by(flow_run_state.c.timestamp, flow_run_state.c.id)
+    ).mappings()
+    return [state for row in rows if (state := wire_state(dict(row))) is not None]
+
+
+def read_flow_run_state(connection: Connection, state_id: uuid.UUID) -> Row:
+    row = (
+        connection.execute(select(flow_run_state).where(flow_run_state.c.id == state_id))
+        .mappings()
+        .one_or_none()
+    )
+    shown = wire_state(dict(row) if row is not None else None)
+    if shown is None:
+        raise ObjectNotFoundError("Flow run state not found")
+    return shown
+
+
+__all__ = [
+    "SetStateOutcome",
+    "count_flow_runs",
+    "create_flow_run",
+    "delete_flow_run",
+    "read_flow_run",
+    "read_flow_run_state",
+    "read_flow_run_states",
+    "read_flow_runs",
+    "set_flow_run_state",
+    "update_flow_run",
+    "update_labels",
+]
