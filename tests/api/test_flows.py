@@ -180,3 +180,23 @@ async def test_malformed_json_is_422(prefect_trio_client: httpx.AsyncClient) -> 
     assert response.status_code == 422
     assert response.json()["exception_message"] == "Invalid request received."
     assert (await prefect_trio_client.post("/flows/count")).json() == 0
+
+
+async def test_list_bodies_take_null_for_defaults_and_ignore_new_fields(
+    prefect_trio_client: httpx.AsyncClient,
+) -> None:
+    await create(prefect_trio_client, "b")
+    await create(prefect_trio_client, "a")
+    body = {
+        "flows": None,
+        "flow_runs": None,
+        "task_runs": None,
+        "deployments": None,
+        "work_pools": None,
+        "work_queues": None,
+        "sort": None,
+        "limit": None,
+        "offset": None,
+    }
+    response = await prefect_trio_client.post("/flows/filter", json=body)
+    assert await names(response) == ["a", "b"]

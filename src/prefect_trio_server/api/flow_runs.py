@@ -17,7 +17,7 @@ from ..schemas.filters import FlowFilter, FlowRunFilter
 from ..schemas.sorting import FlowRunSort
 from ..schemas.states import OrchestrationResult, StateCreate
 from .dependencies import ApiVersionDep, DatabaseDep, SettingsDep
-from .pagination import checked_limit, page_of
+from .pagination import ListBody, checked_limit, page_of
 
 router = APIRouter(prefix="/flow_runs", tags=["Flow Runs"])
 
@@ -28,7 +28,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class _RunSelection(BaseModel):
+class _RunSelection(ListBody):
     flows: FlowFilter | None = None
     flow_runs: FlowRunFilter | None = None
 

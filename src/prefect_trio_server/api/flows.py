@@ -15,7 +15,7 @@ from ..schemas.core import Flow
 from ..schemas.filters import FlowFilter, FlowRunFilter, TaskRunFilter
 from ..schemas.sorting import FlowSort
 from .dependencies import DatabaseDep, SettingsDep
-from .pagination import checked_limit, page_of
+from .pagination import ListBody, checked_limit, page_of
 
 router = APIRouter(prefix="/flows", tags=["Flows"])
 
@@ -24,7 +24,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class _FlowSelection(BaseModel):
+class _FlowSelection(ListBody):
     """The filters every flow list endpoint takes (deployments and work pools: see models)."""
 
     flows: FlowFilter | None = None
@@ -59,7 +59,7 @@ class FlowsPaginateBody(_FlowSelection):
     sort: FlowSort = FlowSort.NAME_ASC
 
 
-class FlowsBulkDeleteBody(BaseModel):
+class FlowsBulkDeleteBody(ListBody):
     flows: FlowFilter | None = Field(
         default=None, description="Filter criteria for flows to delete"
     )

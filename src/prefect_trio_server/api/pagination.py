@@ -6,7 +6,7 @@ import math
 from typing import Any, Generic, TypeVar
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from ..settings import Settings
 
@@ -46,3 +46,29 @@ class Page(BaseModel, Generic[T]):
 def page_of(results: list[Any], *, count: int, limit: int, page: int) -> dict[str, Any]:
     pages = math.ceil(count / limit) if limit else 0
     return {"results": results, "count": count, "limit": limit, "pages": pages, "page": page}
+
+
+class ListBody(BaseModel):
+    """Base of the list endpoints' bodies: ``null`` means the default, extras are ignored.
+
+    Prefect clients send every field, with ``null`` for "the default" (``"sort": null``,
+    ``"offset": null``); newer clients add filters older servers do not know.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None or _default_of(cls, key) is None
+        }
+
+
+def _default_of(model: type[BaseModel], name: str) -> Any:
+    field = model.model_fields.get(name)
+    return None if field is None else field.get_default(call_default_factory=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import ActionModel, DateTime, KeyValueLabels, generate_slug
 from .core import FLOW_NAME_PATTERN, FlowRunPolicy, TaskRunInput, TaskRunPolicy
@@ -108,6 +108,12 @@ class FlowRunCreate(ActionModel):
         default=None,
         description="The job variables to use when setting up flow run infrastructure.",
     )
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_defaults_when_null(cls, value: object) -> object:
+        """Clients send ``"name": null`` to mean "pick one"."""
+        return generate_slug() if value is None else value
 
 
 class FlowRunUpdate(ActionModel):
