@@ -17,6 +17,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "csrf_token",
     "flows",
     "flow_runs",
+    "flow_run_inputs",
+    "flow_run_reports",
     "flow_run_states",
     "logs",
 )
