@@ -19,7 +19,10 @@ ROUTER_MODULES: tuple[str, ...] = (
     "flow_runs",
     "flow_run_inputs",
     "flow_run_reports",
+    "flow_run_graph",
     "flow_run_states",
+    "task_runs",
+    "task_run_states",
     "logs",
 )
 
