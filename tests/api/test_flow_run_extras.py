@@ -135,3 +135,35 @@ async def test_logs_download(prefect_trio_client: httpx.AsyncClient, run: dict[s
     assert [row[4] for row in rows[1:]] == [f"line {i}, with a comma" for i in range(3)]
     missing = await prefect_trio_client.get(f"/flow_runs/{MISSING}/logs/download")
     assert missing.status_code == 404
+
+
+async def test_resume_a_paused_run_with_input(
+    prefect_trio_client: httpx.AsyncClient, run: dict[str, Any]
+) -> None:
+    resume = f"/flow_runs/{run['id']}/resume"
+    not_paused = await prefect_trio_client.post(resume, json={})
+    assert not_paused.json()["status"] == "ABORT"
+    await prefect_trio_client.post(
+        f"/flow_runs/{run['id']}/set_state", json={"state": {"type": "RUNNING"}}
+    )
+    paused = await prefect_trio_client.post(
+        f"/flow_runs/{run['id']}/set_state",
+        json={
+            "state": {
+                "type": "PAUSED",
+                "state_details": {
+                    "pause_key": "p1",
+                    "run_input_keyset": {"response": "p1-response", "schema": "p1-schema"},
+                },
+            }
+        },
+    )
+    assert paused.json()["status"] == "ACCEPT", paused.text
+    resumed = await prefect_trio_client.post(resume, json={"run_input": {"approved": True}})
+    assert resumed.json()["status"] == "ACCEPT", resumed.text
+    assert resumed.json()["state"]["type"] == "RUNNING"
+    stored = await prefect_trio_client.get(f"/flow_runs/{run['id']}/input/p1-response")
+    assert stored.json() == {"approved": True}
+    shown = (await prefect_trio_client.get(f"/flow_runs/{run['id']}")).json()
+    assert shown["run_count"] == 1  # resuming is not a new run
+    assert (await prefect_trio_client.post(f"/flow_runs/{MISSING}/resume")).status_code == 404

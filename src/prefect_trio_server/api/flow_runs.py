@@ -201,3 +201,22 @@ async def set_flow_run_state(
     return OrchestrationResult.model_validate(
         {"state": outcome.state, "status": outcome.status.value, "details": outcome.details}
     )
+
+
+@router.post("/{id}/resume")
+async def resume_flow_run(
+    run_id: FlowRunId,
+    database: DatabaseDep,
+    version: ApiVersionDep,
+    run_input: Annotated[dict[str, Any] | None, Body(embed=True)] = None,
+) -> OrchestrationResult:
+    """Resume a paused flow run, optionally with the input it asked for."""
+    now = _now()
+    outcome = await database.write(
+        lambda connection: run_models.resume_flow_run(
+            connection, run_id, run_input, now=now, api_version=version
+        )
+    )
+    return OrchestrationResult.model_validate(
+        {"state": outcome.state, "status": outcome.status.value, "details": outcome.details}
+    )

@@ -7,6 +7,7 @@ Every function takes an open connection and runs inside the caller's single tran
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -304,7 +305,57 @@ __all__ = [
     "read_flow_run_state",
     "read_flow_run_states",
     "read_flow_runs",
+    "resume_flow_run",
     "set_flow_run_state",
     "update_flow_run",
     "update_labels",
 ]
+
+
+def resume_flow_run(
+    connection: Connection,
+    run_id: uuid.UUID,
+    run_input: dict[str, Any] | None,
+    *,
+    now: dt.datetime,
+    api_version: ApiVersion | None = None,
+) -> SetStateOutcome:
+    """Resume a paused run: Running again, or Scheduled ("Resuming") when it was suspended.
+
+    ``run_input`` is stored under the key the pause asked for (``run_input_keyset``).
+    """
+    run = _load(connection, run_id, for_update=True)
+    current = _current_state(connection, run)
+    shown = wire_state(current)
+    if current is None or current["type"] != "PAUSED":
+        return SetStateOutcome(
+            status=Status.ABORT,
+            state=shown,
+            details={"type": "abort_details", "reason": "Cannot resume a run that is not paused."},
+            written=False,
+        )
+    details = current["state_details"] or {}
+    keyset = details.get("run_input_keyset") or {}
+    if run_input is not None:
+        if "response" not in keyset:
+            return SetStateOutcome(
+                status=Status.ABORT,
+                state=shown,
+                details={"type": "abort_details", "reason": "Run was not expecting input."},
+                written=False,
+            )
+        from .flow_run_inputs import create_input
+
+        create_input(
+            connection,
+            run_id,
+            key=keyset["response"],
+            value=json.dumps(run_input),
+            sender=None,
+            now=now,
+        )
+    if details.get("pause_reschedule"):
+        proposal = StateCreate(type="SCHEDULED", name="Resuming")
+    else:
+        proposal = StateCreate(type="RUNNING")
+    return _apply_state(connection, run, proposal, now=now, force=False, api_version=api_version)
