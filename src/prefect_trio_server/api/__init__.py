@@ -24,6 +24,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "task_runs",
     "task_run_states",
     "logs",
+    "events",
 )
 
 
