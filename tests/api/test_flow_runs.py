@@ -239,3 +239,23 @@ async def test_invalid_state_type_is_422_and_nothing_written(
     assert response.json()["exception_detail"][0]["loc"][:3] == ["body", "state", "type"]
     history = await prefect_trio_client.get("/flow_run_states/", params={"flow_run_id": run["id"]})
     assert len(history.json()) == 1
+
+
+async def test_transitions_are_recorded_as_events(
+    prefect_trio_client: httpx.AsyncClient, flow: dict[str, Any], prefect_trio_app: Any
+) -> None:
+    from sqlalchemy import select
+
+    from prefect_trio_server.database.tables import events
+
+    run = await create_run(prefect_trio_client, flow)
+    await propose(prefect_trio_client, run["id"], "RUNNING")
+    await propose(prefect_trio_client, run["id"], "PENDING")  # aborted: no event
+    database = prefect_trio_app.state.api_app.state.database
+    rows = await database.read(
+        lambda c: c.execute(
+            select(events.c.event, events.c.resource_id).order_by(events.c.occurred)
+        ).all()
+    )
+    assert [row.event for row in rows] == ["prefect.flow-run.Pending", "prefect.flow-run.Running"]
+    assert {row.resource_id for row in rows} == {f"prefect.flow-run.{run['id']}"}

@@ -110,6 +110,7 @@ def _apply_state(
         columns = run_columns(decision.updates, run["empirical_policy"])
         columns.update(state_id=values["id"], updated=now)
         connection.execute(flow_run.update().where(flow_run.c.id == run["id"]).values(**columns))
+        _record_state_event(connection, {**run, **columns}, values, current_row, now=now)
         shown = values
     return SetStateOutcome(
         status=decision.status,
@@ -117,6 +118,28 @@ def _apply_state(
         details=decision.details,
         written=decision.written,
     )
+
+
+def _record_state_event(
+    connection: Connection,
+    run: Row,
+    state: Row,
+    previous: Row | None,
+    *,
+    now: dt.datetime,
+) -> None:
+    """Store the ``prefect.flow-run.<State>`` event of a transition, in the same transaction."""
+    from ..events.flow_run_events import flow_run_state_event
+    from ..schemas.events import Event
+    from .events import record_events
+
+    flow_row = (
+        connection.execute(select(flow).where(flow.c.id == run["flow_id"])).mappings().first()
+    )
+    event = flow_run_state_event(
+        run, state, previous, dict(flow_row) if flow_row else None, now=now
+    )
+    record_events(connection, [Event.model_validate(event)], now=now)
 
 
 def create_flow_run(
