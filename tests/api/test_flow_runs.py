@@ -259,3 +259,30 @@ async def test_transitions_are_recorded_as_events(
     )
     assert [row.event for row in rows] == ["prefect.flow-run.Pending", "prefect.flow-run.Running"]
     assert {row.resource_id for row in rows} == {f"prefect.flow-run.{run['id']}"}
+
+
+async def test_a_subflow_state_is_mirrored_onto_its_tracking_task_run(
+    prefect_trio_client: httpx.AsyncClient, flow: dict[str, Any]
+) -> None:
+    parent = await create_run(prefect_trio_client, flow)
+    await propose(prefect_trio_client, parent["id"], "RUNNING")
+    tracker = await prefect_trio_client.post(
+        "/task_runs/",
+        json={
+            "flow_run_id": parent["id"],
+            "task_key": "child",
+            "dynamic_key": "0",
+            "name": "child-tracker",
+        },
+    )
+    assert tracker.status_code == 201, tracker.text
+    child = await create_run(prefect_trio_client, flow, parent_task_run_id=tracker.json()["id"])
+    await propose(prefect_trio_client, child["id"], "RUNNING")
+    await propose(prefect_trio_client, child["id"], "COMPLETED")
+    task = (await prefect_trio_client.get(f"/task_runs/{tracker.json()['id']}")).json()
+    assert task["state_type"] == "COMPLETED"
+    assert task["state"]["state_details"]["child_flow_run_id"] == child["id"]
+    states = await prefect_trio_client.get(
+        "/task_run_states/", params={"task_run_id": tracker.json()["id"]}
+    )
+    assert [s["type"] for s in states.json()] == ["PENDING", "PENDING", "RUNNING", "COMPLETED"]

@@ -111,6 +111,8 @@ def _apply_state(
         columns.update(state_id=values["id"], updated=now)
         connection.execute(flow_run.update().where(flow_run.c.id == run["id"]).values(**columns))
         _record_state_event(connection, {**run, **columns}, values, current_row, now=now)
+        if run["parent_task_run_id"] is not None:
+            _mirror_onto_parent_task(connection, run, values, now=now)
         shown = values
     return SetStateOutcome(
         status=decision.status,
@@ -118,6 +120,29 @@ def _apply_state(
         details=decision.details,
         written=decision.written,
     )
+
+
+def _mirror_onto_parent_task(
+    connection: Connection, run: Row, state: Row, *, now: dt.datetime
+) -> None:
+    """A subflow's state is also its tracking task run's, with ``child_flow_run_id`` set."""
+    from .task_runs import set_task_run_state
+
+    details = {**(state["state_details"] or {}), "child_flow_run_id": str(run["id"])}
+    details.pop("flow_run_id", None)
+    details["task_run_id"] = str(run["parent_task_run_id"])
+    mirrored = StateCreate.model_validate(
+        {
+            "type": state["type"],
+            "name": state["name"],
+            "message": state["message"],
+            "state_details": details,
+        }
+    )
+    try:
+        set_task_run_state(connection, run["parent_task_run_id"], mirrored, now=now, force=True)
+    except ObjectNotFoundError:
+        pass  # the tracking task run was deleted: nothing to mirror onto
 
 
 def _record_state_event(
