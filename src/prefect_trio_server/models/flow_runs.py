@@ -6,6 +6,7 @@ Every function takes an open connection and runs inside the caller's single tran
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -139,10 +140,9 @@ def _mirror_onto_parent_task(
             "state_details": details,
         }
     )
-    try:
+    # A tracking task run that was deleted has nothing to mirror onto.
+    with contextlib.suppress(ObjectNotFoundError):
         set_task_run_state(connection, run["parent_task_run_id"], mirrored, now=now, force=True)
-    except ObjectNotFoundError:
-        pass  # the tracking task run was deleted: nothing to mirror onto
 
 
 def _record_state_event(
