@@ -26,8 +26,8 @@ run: $(VENV)/.installed
 	$(BIN)/prefect-trio-server start
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-test
@@ -37,6 +37,7 @@ test: lint pytest
 
 docs: $(VENV)/.installed
 	$(BIN)/python -m prefect_trio_server.settings_doc > docs/settings.md
+	$(BIN)/python scripts/api_coverage.py > docs/api-coverage.md
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/startup.py

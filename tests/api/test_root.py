@@ -1,6 +1,7 @@
 """The foundation's API, on SQLite and on PostgreSQL."""
 
 import socket
+import uuid
 
 import httpx
 import pytest
@@ -42,10 +43,34 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_admin_settings_by_environment_name(prefect_trio_client: httpx.AsyncClient):
+async def test_admin_settings_in_prefect_shape(prefect_trio_client: httpx.AsyncClient):
     body = (await prefect_trio_client.get("/admin/settings")).json()
-    assert body["PREFECT_SERVER_API_BASE_PATH"] == "/api"
-    assert body["PREFECT_API_DATABASE_CONNECTION_URL"] in (None, "********")
+    assert body["server"]["api"]["base_path"] == "/api"
+    assert body["server"]["database"]["connection_url"] in (None, "********")
+    assert body["server"]["ui"]["enabled"] is False
+    assert body["trio_server"]["PREFECT_TRIO_SERVER_REQUEST_LIMIT"] == 100
+    assert {"api", "client", "logging", "home"} <= set(body)
+
+
+async def test_default_result_storage(prefect_trio_client: httpx.AsyncClient):
+    empty = await prefect_trio_client.get("/admin/storage")
+    assert empty.json() == {"default_result_storage_block_id": None}
+    unknown = await prefect_trio_client.put(
+        "/admin/storage", json={"default_result_storage_block_id": str(uuid.uuid4())}
+    )
+    assert unknown.status_code == 404
+    cleared = await prefect_trio_client.put(
+        "/admin/storage", json={"default_result_storage_block_id": None}
+    )
+    assert cleared.json() == {"default_result_storage_block_id": None}
+    assert (await prefect_trio_client.delete("/admin/storage")).status_code == 204
+    assert (await prefect_trio_client.get("/admin/storage")).json() == {
+        "default_result_storage_block_id": None
+    }
+    bad = await prefect_trio_client.put(
+        "/admin/storage", json={"default_result_storage_block_id": "not-a-uuid"}
+    )
+    assert bad.status_code == 422
 
 
 async def test_csrf_token_when_disabled_is_the_422_clients_expect(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from ..models import flow_runs as run_models
 from ..schemas.actions import FlowRunCreate, FlowRunUpdate
 from ..schemas.base import KeyValueLabels
-from ..schemas.core import FlowRun
+from ..schemas.core import FlowRunResponse as FlowRun
 from ..schemas.filters import FlowFilter, FlowRunFilter
 from ..schemas.sorting import FlowRunSort
 from ..schemas.states import OrchestrationResult, StateCreate

@@ -355,3 +355,16 @@ class Log(ObjectModel):
     task_run_id: uuid.UUID | None = Field(
         default=None, description="The task run ID associated with the log."
     )
+
+
+class FlowRunResponse(FlowRun):
+    """A flow run as the API returns it: with its work pool (none until work pools exist)."""
+
+    work_pool_id: uuid.UUID | None = Field(
+        default=None, description="The id of the flow run's work pool."
+    )
+    work_pool_name: str | None = Field(
+        default=None,
+        description="The name of the flow run's work pool.",
+        examples=["my-work-pool"],
+    )
