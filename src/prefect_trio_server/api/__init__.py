@@ -23,6 +23,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "flow_run_states",
     "task_runs",
     "task_run_states",
+    "ui_flows",
+    "ui_flow_runs",
+    "ui_task_runs",
     "logs",
     "events",
 )
