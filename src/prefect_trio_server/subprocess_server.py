@@ -30,34 +30,31 @@ Importing this module is cheap: the settings, httpx and trio load when a server 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import random
-import select
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 if TYPE_CHECKING:
     import trio
 
     from .settings import Settings
 
+from .serving.child_process import HOST, OUTPUT_TAIL_LINES, Child, listen, spawn
+
 __all__ = ["SubprocessASGIServer"]
 
-HOST = "127.0.0.1"
+_Outcome = Literal["healthy", "exited", "timeout"]
+
 DEFAULT_STARTUP_TIMEOUT = 20.0  # Prefect's default for the same setting
 PORT_RANGE = range(8000, 9000)
-OUTPUT_TAIL_LINES = 40
-_LISTEN_BACKLOG = 1024
 # Settings the child must not take from the parent: the contract serves plain HTTP on /api.
 _DROPPED_VARIABLES = ("PREFECT_TRIO_SERVER_TLS_CERTFILE", "PREFECT_TRIO_SERVER_TLS_KEYFILE")
 
@@ -94,19 +91,6 @@ def _in_trio_run() -> bool:
     return trio_module is not None and bool(trio_module.lowlevel.in_trio_run())
 
 
-def _listen(port: int) -> socket.socket:
-    """A socket listening on 127.0.0.1:port, or OSError."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, port))
-        sock.listen(_LISTEN_BACKLOG)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 class _IgnoredStatus:
     """``task_status`` when ``serve`` is awaited directly (trio loads lazily)."""
 
@@ -115,129 +99,6 @@ class _IgnoredStatus:
 
 
 _STATUS_IGNORED = _IgnoredStatus()
-
-
-class _Child:
-    """One launched child and what the parent holds for it: the pipe's write end, the output.
-
-    "Exited" below means exited but not yet reaped: the pid (and so the process group id)
-    stays reserved until ``_reap``, so signalling the group can never hit another process.
-    """
-
-    def __init__(self, popen: subprocess.Popen[bytes], output: IO[bytes], pipe_write: int):
-        self.popen = popen
-        self.output = output
-        self.pipe_write: int | None = pipe_write
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def has_exited(self) -> bool:
-        if self.popen.returncode is not None:
-            return True
-        if not hasattr(os, "waitid"):  # macOS: reap now, and lose the group's leftovers
-            return self.popen.poll() is not None
-        try:
-            status = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:  # reaped behind our back
-            self.popen.poll()
-            return True
-        return status is not None
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        if self.popen.returncode is not None:
-            return  # reaped: the group id is no longer ours to signal
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
-
-    def _reap(self) -> int:
-        self._signal_group(signal.SIGKILL)  # anything the child left in its group
-        return self.popen.wait()
-
-    def wait_exited_blocking(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        try:
-            pidfd = os.pidfd_open(self.pid)
-        except (AttributeError, OSError):
-            pidfd = None
-        try:
-            delay = 0.005
-            while not self.has_exited():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                if pidfd is not None:
-                    select.select([pidfd], [], [], remaining)
-                else:
-                    time.sleep(min(delay, remaining))
-                    delay = min(delay * 2, 0.05)
-            return True
-        finally:
-            if pidfd is not None:
-                os.close(pidfd)
-
-    async def wait_exited(self) -> None:
-        import trio
-
-        if self.has_exited():
-            return
-        try:
-            pidfd = os.pidfd_open(self.pid)
-        except ProcessLookupError:
-            return
-        except (AttributeError, OSError):
-            delay = 0.005
-            while not self.has_exited():
-                await trio.sleep(delay)
-                delay = min(delay * 2, 0.05)
-            return
-        try:
-            await trio.lowlevel.wait_readable(pidfd)
-        finally:
-            trio.lowlevel.notify_closing(pidfd)
-            os.close(pidfd)
-
-    def terminate_blocking(self, grace: float) -> int:
-        """SIGTERM the group, wait ``grace`` seconds, SIGKILL the group; reap. Exit code."""
-        if not self.has_exited():
-            self._signal_group(signal.SIGTERM)
-            if not self.wait_exited_blocking(grace):
-                self._signal_group(signal.SIGKILL)
-                self.wait_exited_blocking(60.0)
-        return self._reap()
-
-    async def terminate(self, grace: float) -> int:
-        """``terminate_blocking`` for trio; shielded from cancellation."""
-        import trio
-
-        with trio.CancelScope(shield=True):
-            if not self.has_exited():
-                self._signal_group(signal.SIGTERM)
-                with trio.move_on_after(grace):
-                    await self.wait_exited()
-                if not self.has_exited():
-                    self._signal_group(signal.SIGKILL)
-                    await self.wait_exited()
-        return self._reap()
-
-    def output_tail(self, lines: int = OUTPUT_TAIL_LINES) -> str:
-        if self.output.closed:
-            return ""
-        fd = self.output.fileno()
-        size = os.fstat(fd).st_size
-        start = max(0, size - 64 * 1024)
-        text = os.pread(fd, size - start, start).decode("utf-8", "replace")
-        return "\n".join(text.splitlines()[-lines:])
-
-    def close(self) -> None:
-        if self.pipe_write is not None:
-            os.close(self.pipe_write)
-            self.pipe_write = None
-        self.output.close()
-
-
-_Outcome = Literal["healthy", "exited", "timeout"]
 
 
 class SubprocessASGIServer:
@@ -283,7 +144,7 @@ class SubprocessASGIServer:
             self.port: int | None = port
             self._settings = settings
             self._environment = dict(environment or {})
-            self._child: _Child | None = None
+            self._child: Child | None = None
             self._lock = threading.Lock()
             return
         if self._child is None:
@@ -314,7 +175,7 @@ class SubprocessASGIServer:
     def is_port_available(port: int) -> bool:
         """Whether 127.0.0.1:port can be bound (and listened on) right now."""
         try:
-            _listen(port).close()
+            listen(port).close()
         except OSError:
             return False
         return True
@@ -518,7 +379,7 @@ class SubprocessASGIServer:
     def _bind(self) -> socket.socket:
         if self._key is not None:
             try:
-                return _listen(self._key)
+                return listen(self._key)
             except OSError as exc:
                 raise RuntimeError(
                     f"Port {self._key} is already in use on {HOST} "
@@ -526,10 +387,10 @@ class SubprocessASGIServer:
                 ) from exc
         for _ in range(10):
             try:
-                return _listen(random.choice(self._port_range))
+                return listen(random.choice(self._port_range))
             except OSError:
                 continue
-        return _listen(0)  # the range is crowded: let the kernel choose
+        return listen(0)  # the range is crowded: let the kernel choose
 
     def _child_command(self) -> list[str]:
         """The child's command line, without ``--fd N --parent-pipe M`` (appended)."""
@@ -553,7 +414,7 @@ class SubprocessASGIServer:
         )
         return env
 
-    def _prepare(self, settings: Settings | None) -> Callable[[], _Child]:
+    def _prepare(self, settings: Settings | None) -> Callable[[], Child]:
         """Bind the socket now; return the spawn, ready to call."""
         listener = self._bind()
         try:
@@ -563,9 +424,9 @@ class SubprocessASGIServer:
             listener.close()
             raise
         self.port = port
-        return partial(_spawn, listener, self._child_command(), env)
+        return partial(spawn, listener, self._child_command(), env)
 
-    def _adopt(self, child: _Child) -> None:
+    def _adopt(self, child: Child) -> None:
         self._child = child
         atexit.register(self.stop)
 
@@ -575,7 +436,7 @@ class SubprocessASGIServer:
             if _instances.get(self._key) is self:
                 del _instances[self._key]
 
-    async def _poll_health(self, child: _Child, deadline: float) -> _Outcome:
+    async def _poll_health(self, child: Child, deadline: float) -> _Outcome:
         import httpx
         import trio
 
@@ -598,7 +459,7 @@ class SubprocessASGIServer:
                 return "exited"
         return "timeout"
 
-    def _poll_health_blocking(self, child: _Child, deadline: float) -> _Outcome:
+    def _poll_health_blocking(self, child: Child, deadline: float) -> _Outcome:
         import httpx
 
         url = f"{self.api_url}/health"
@@ -625,7 +486,7 @@ class SubprocessASGIServer:
         return "exited"
 
     def _startup_error(
-        self, outcome: _Outcome, child: _Child, code: int, seconds: float, still_running: bool
+        self, outcome: _Outcome, child: Child, code: int, seconds: float, still_running: bool
     ) -> RuntimeError:
         health = f"{self.api_url}/health"
         if outcome == "exited":
@@ -642,40 +503,8 @@ class SubprocessASGIServer:
         return RuntimeError(message + self._format_tail(child))
 
     @staticmethod
-    def _format_tail(child: _Child) -> str:
+    def _format_tail(child: Child) -> str:
         tail = child.output_tail()
         if not tail:
             return " It wrote no output."
         return f"\nLast {OUTPUT_TAIL_LINES} lines of its output:\n{tail}"
-
-
-def _spawn(listener: socket.socket, command: list[str], env: dict[str, str]) -> _Child:
-    """Start the child with the listening socket and a pipe's read end; close the parent's
-    copies of both (whatever happens). The pipe's write end and the output file go to the
-    returned ``_Child``; if the spawn fails they are closed."""
-    pipe_read = pipe_write = -1
-    output: IO[bytes] | None = None
-    try:
-        pipe_read, pipe_write = os.pipe()  # both non-inheritable; pass_fds hands one on
-        output = tempfile.TemporaryFile(prefix="prefect-trio-server-")  # noqa: SIM115
-        fd = listener.fileno()
-        popen = subprocess.Popen(
-            [*command, "--fd", str(fd), "--parent-pipe", str(pipe_read)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            pass_fds=(fd, pipe_read),
-            start_new_session=True,
-        )
-    except BaseException:
-        if pipe_write >= 0:
-            os.close(pipe_write)
-        if output is not None:
-            output.close()
-        raise
-    finally:
-        listener.close()
-        if pipe_read >= 0:
-            os.close(pipe_read)
-    return _Child(popen, output, pipe_write)
