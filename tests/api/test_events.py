@@ -146,7 +146,15 @@ async def rows(app: Any, query: Any) -> list[dict[str, Any]]:
 
 
 async def count(app: Any, table: Any) -> int:
-    found = await rows(app, select(func.count().label("n")).select_from(table))
+    """Rows in ``table``; for ``events``, those sent by clients (not the server's own
+    ``prefect.flow-run.*`` events, which creating the test's flow run stores too)."""
+    query = select(func.count().label("n")).select_from(table)
+    server_events = select(events.c.id).where(events.c.event.like("prefect.flow-run.%"))
+    if table is events:
+        query = query.where(events.c.id.not_in(server_events))
+    elif table is event_resources:
+        query = query.where(event_resources.c.event_id.not_in(server_events))
+    found = await rows(app, query)
     return int(found[0]["n"])
 
 

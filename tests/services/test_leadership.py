@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import trio
 from sqlalchemy import create_engine, text
 
+from polling import wait_until
 from prefect_trio_server.database import Database
 from prefect_trio_server.services.leadership import (
     AdvisoryLockLeadership,
@@ -51,14 +52,6 @@ class CountingLeadership:
 
     async def release(self) -> None:
         await self.inner.release()
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    with trio.fail_after(20):
-        while True:
-            if condition():
-                return
-            await trio.sleep(0.01)
 
 
 async def test_campaigns_run_the_work_once_and_hand_over(prefect_trio_settings: Settings) -> None:

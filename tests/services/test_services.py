@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 
+from polling import wait_until
 from prefect_trio_server import services
 from prefect_trio_server.server import create_app
 from prefect_trio_server.services import Service, ServiceContext, selected_services
@@ -53,11 +54,7 @@ async def test_services_start_with_the_lifespan_and_stop_with_it(
     monkeypatch.setattr(services, "SERVICES", make_services(events))
     app = create_app(prefect_trio_settings, ephemeral=True, ignore_cache=True)
     async with app.router.lifespan_context(app):
-        with trio.fail_after(10):
-            while True:
-                if "always:start" in events:
-                    break
-                await trio.sleep(0.01)
+        await wait_until(lambda: "always:start" in events)
     assert events == ["always:start", "always:stop"]
 
 
@@ -75,9 +72,5 @@ async def test_a_crashing_service_is_restarted(
     monkeypatch.setattr(services, "SERVICES", (Service("flaky", flaky, restart_delay=0.01),))
     app = create_app(prefect_trio_settings, ignore_cache=True)
     async with app.router.lifespan_context(app):
-        with trio.fail_after(10):
-            while True:
-                if len(runs) == 3:
-                    break
-                await trio.sleep(0.01)
+        await wait_until(lambda: len(runs) == 3)
     assert runs == [0, 1, 2]
