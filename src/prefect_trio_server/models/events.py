@@ -95,11 +95,9 @@ def record_events(
     received_at = received if received is not None else now
     rows = [event_row(event, received=received_at, now=now) for event in unique.values()]
     inserted: set[uuid.UUID] = set()
+    statement = insert(events).on_conflict_do_nothing().returning(events.c.id)
     for chunk in _chunks(rows):
-        statement = (
-            insert(events).values(list(chunk)).on_conflict_do_nothing().returning(events.c.id)
-        )
-        inserted.update(connection.execute(statement).scalars())
+        inserted.update(connection.execute(statement, list(chunk)).scalars())
     new_events = [event for event in unique.values() if event.id in inserted]
     resource_rows = [row for event in new_events for row in event_resource_rows(event, now=now)]
     for chunk in _chunks(resource_rows):

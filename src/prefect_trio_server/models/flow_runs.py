@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 
 from ..database.dialects import insert_for
 from ..database.tables import flow, flow_run, flow_run_state
@@ -34,6 +34,10 @@ from .run_states import (
 
 Row = dict[str, Any]
 ApiVersion = tuple[int, int, int]
+
+
+# Built once: statements given their values as parameters are compiled once and cached.
+_UPDATE_BY_ID = flow_run.update().where(flow_run.c.id == bindparam("run_id"))
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,10 @@ def _apply_state(
     shown: Row | None = current_row
     if decision.state is not None:
         values = state_row(decision.state, run_column="flow_run_id", run_id=run["id"], now=now)
-        connection.execute(flow_run_state.insert().values(**values))
+        connection.execute(flow_run_state.insert(), values)
         columns = run_columns(decision.updates, run["empirical_policy"])
         columns.update(state_id=values["id"], updated=now)
-        connection.execute(flow_run.update().where(flow_run.c.id == run["id"]).values(**columns))
+        connection.execute(_UPDATE_BY_ID, {**columns, "run_id": run["id"]})
         _record_state_event(connection, {**run, **columns}, values, current_row, now=now)
         if run["parent_task_run_id"] is not None:
             _mirror_onto_parent_task(connection, run, values, now=now)
@@ -202,12 +206,12 @@ def create_flow_run(
         "job_variables": data.job_variables,
     }
     insert = insert_for(connection)
-    statement = insert(flow_run).values(**values).returning(flow_run.c.id)
+    statement = insert(flow_run).returning(flow_run.c.id)
     if data.idempotency_key is not None:
         statement = statement.on_conflict_do_nothing(
             index_elements=[flow_run.c.flow_id, flow_run.c.idempotency_key]
         )
-    if connection.execute(statement).first() is None:
+    if connection.execute(statement, values).first() is None:
         existing = (
             connection.execute(
                 select(flow_run).where(

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, false, func, select
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, false, func, select
 
 from ..database.dialects import insert_for
 from ..database.tables import flow, flow_run, flow_run_state, task_run, task_run_state
@@ -41,6 +41,9 @@ from .run_states import (
 )
 
 Row = dict[str, Any]
+
+# Built once: statements given their values as parameters are compiled once and cached.
+_UPDATE_BY_ID = task_run.update().where(task_run.c.id == bindparam("run_id"))
 ApiVersion = tuple[int, int, int]
 
 _TASK_RUN_COLUMNS = frozenset(task_run.c.keys())
@@ -183,12 +186,12 @@ def _apply_state(
     shown: Row | None = current_row
     if decision.state is not None:
         values = state_row(decision.state, run_column="task_run_id", run_id=run["id"], now=now)
-        connection.execute(task_run_state.insert().values(**values))
+        connection.execute(task_run_state.insert(), values)
         updates = {k: v for k, v in decision.updates.items() if k in _TASK_RUN_COLUMNS}
         updates.pop("empirical_policy", None)  # the task rules never change the policy
         columns = run_columns(updates, run["empirical_policy"])
         columns.update(state_id=values["id"], updated=now)
-        connection.execute(task_run.update().where(task_run.c.id == run["id"]).values(**columns))
+        connection.execute(_UPDATE_BY_ID, {**columns, "run_id": run["id"]})
         shown = values
     return SetStateOutcome(
         status=decision.status,
