@@ -18,6 +18,7 @@ from ..schemas.sorting import FlowRunSort
 from ..schemas.states import OrchestrationResult, StateCreate
 from .dependencies import ApiVersionDep, DatabaseDep, SettingsDep
 from .pagination import ListBody, checked_limit, page_of
+from .responses import model_response
 
 router = APIRouter(prefix="/flow_runs", tags=["Flow Runs"])
 
@@ -57,11 +58,13 @@ class FlowRunPaginationResponse(BaseModel):
     page: int
 
 
-@router.post("/", status_code=status.HTTP_201_CREATED)
-@router.post("", status_code=status.HTTP_201_CREATED, include_in_schema=False)
+@router.post("/", status_code=status.HTTP_201_CREATED, response_model=FlowRun)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=FlowRun, include_in_schema=False
+)
 async def create_flow_run(
-    flow_run: FlowRunCreate, response: Response, database: DatabaseDep, version: ApiVersionDep
-) -> FlowRun:
+    flow_run: FlowRunCreate, database: DatabaseDep, version: ApiVersionDep
+) -> Response:
     """Create a flow run (200 with the existing run for a repeated idempotency key)."""
     now = _now()
     row, created = await database.write(
@@ -69,9 +72,7 @@ async def create_flow_run(
             connection, flow_run, now=now, api_version=version
         )
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return FlowRun.model_validate(row)
+    return model_response(FlowRun.model_validate(row), 201 if created else 200)
 
 
 @router.patch("/{id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -109,14 +110,14 @@ async def count_flow_runs(
     )
 
 
-@router.get("/{id}")
-async def read_flow_run(run_id: FlowRunId, database: DatabaseDep) -> FlowRun:
+@router.get("/{id}", response_model=FlowRun)
+async def read_flow_run(run_id: FlowRunId, database: DatabaseDep) -> Response:
     """Get a flow run by id."""
     now = _now()
     row = await database.read(
         lambda connection: run_models.read_flow_run(connection, run_id, now=now)
     )
-    return FlowRun.model_validate(row)
+    return model_response(FlowRun.model_validate(row))
 
 
 @router.post("/filter")
@@ -180,15 +181,16 @@ async def delete_flow_run(run_id: FlowRunId, database: DatabaseDep) -> None:
     await database.write(lambda connection: run_models.delete_flow_run(connection, run_id))
 
 
-@router.post("/{id}/set_state", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{id}/set_state", status_code=status.HTTP_201_CREATED, response_model=OrchestrationResult
+)
 async def set_flow_run_state(
     run_id: FlowRunId,
-    response: Response,
     database: DatabaseDep,
     version: ApiVersionDep,
     state: Annotated[StateCreate, Body(description="The intended state.")],
     force: Annotated[bool, Body(description="Skip the orchestration rules.")] = False,
-) -> OrchestrationResult:
+) -> Response:
     """Set a flow run state, invoking any orchestration rules (201 when a state is written)."""
     now = _now()
     outcome = await database.write(
@@ -196,11 +198,10 @@ async def set_flow_run_state(
             connection, run_id, state, now=now, force=force, api_version=version
         )
     )
-    if not outcome.written:
-        response.status_code = status.HTTP_200_OK
-    return OrchestrationResult.model_validate(
+    result = OrchestrationResult.model_validate(
         {"state": outcome.state, "status": outcome.status.value, "details": outcome.details}
     )
+    return model_response(result, 201 if outcome.written else 200)
 
 
 @router.post("/{id}/resume")
