@@ -100,7 +100,7 @@ async def test_a_slow_request_is_not_cut_by_the_wait_timeout(autojump_clock):
     async with client(app) as http, trio.open_nursery() as nursery:
 
         async def release_later() -> None:
-            await trio.sleep(10)
+            await trio.sleep(10)  # virtual time: autojump_clock
             gate.release.set()
 
         nursery.start_soon(release_later)

@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from polling import wait_until_async
 from prefect_trio_server.serving.serve import serve
 from prefect_trio_server.settings import Settings
 
@@ -141,15 +142,17 @@ async def test_graceful_shutdown_lets_in_flight_requests_finish(tmp_path: Path) 
         nursery.start_soon(slow_request)
         await app.state.slow_started.wait()
         stop.set()
+
         # New connections are refused while the in-flight request finishes.
-        with trio.fail_after(10):
-            while True:
-                try:
-                    async with httpx.AsyncClient() as client:
-                        await client.get(f"{url}/slow?s=0")
-                except httpx.ConnectError:
-                    break
-                await trio.sleep(0.01)
+        async def refused() -> bool:
+            try:
+                async with httpx.AsyncClient() as client:
+                    await client.get(f"{url}/slow?s=0")
+            except httpx.ConnectError:
+                return True
+            return False
+
+        await wait_until_async(refused, deadline=10)
     assert results == ["done"]
     assert log == ["startup", "shutdown"]
 
