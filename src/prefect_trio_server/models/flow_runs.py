@@ -69,10 +69,29 @@ def _load(connection: Connection, run_id: uuid.UUID, *, for_update: bool = False
     return dict(row)
 
 
+def _states_by_id(connection: Connection, runs: list[Row]) -> dict[Any, Row]:
+    """The current states of ``runs``, in one query."""
+    ids = [run["state_id"] for run in runs if run["state_id"] is not None]
+    if not ids:
+        return {}
+    rows = connection.execute(select(flow_run_state).where(flow_run_state.c.id.in_(ids)))
+    return {row.id: dict(row._mapping) for row in rows}
+
+
+def with_states(connection: Connection, runs: list[Row], now: dt.datetime) -> list[Row]:
+    """``with_state`` for many runs, their states read in one query."""
+    states = _states_by_id(connection, runs)
+    return [_shown(run, states.get(run["state_id"]), now) for run in runs]
+
+
 def with_state(connection: Connection, run: Row, now: dt.datetime) -> Row:
     """The run as the API shows it: its current state and the computed estimates."""
+    return _shown(run, _current_state(connection, run), now)
+
+
+def _shown(run: Row, state: Row | None, now: dt.datetime) -> Row:
     shown = dict(run)
-    shown["state"] = wire_state(_current_state(connection, run))
+    shown["state"] = wire_state(state)
     running_for = 0.0
     if run["state_type"] == "RUNNING" and run["state_timestamp"] is not None:
         running_for = max(0.0, (now - run["state_timestamp"]).total_seconds())
@@ -313,7 +332,7 @@ def read_flow_runs(
         .limit(limit)
     )
     rows = [dict(row) for row in connection.execute(statement).mappings()]
-    return [with_state(connection, row, now) for row in rows]
+    return with_states(connection, rows, now)
 
 
 def count_flow_runs(
