@@ -27,6 +27,7 @@ from .run_states import (
     flow_run_snapshot,
     proposed_state,
     run_columns,
+    shown_run,
     state_from_row,
     state_row,
     wire_state,
@@ -89,23 +90,12 @@ def with_state(connection: Connection, run: Row, now: dt.datetime) -> Row:
     return _shown(run, _current_state(connection, run), now)
 
 
+def _flow_run_still_late(state_type: str | None) -> bool:
+    return state_type in ("SCHEDULED", "PENDING", None)
+
+
 def _shown(run: Row, state: Row | None, now: dt.datetime) -> Row:
-    shown = dict(run)
-    shown["state"] = wire_state(state)
-    running_for = 0.0
-    if run["state_type"] == "RUNNING" and run["state_timestamp"] is not None:
-        running_for = max(0.0, (now - run["state_timestamp"]).total_seconds())
-    shown["estimated_run_time"] = (run["total_run_time"] or 0.0) + running_for
-    lateness = 0.0
-    expected = run["expected_start_time"]
-    if expected is not None:
-        started = run["start_time"]
-        if started is not None:
-            lateness = max(0.0, (started - expected).total_seconds())
-        elif run["state_type"] in ("SCHEDULED", "PENDING", None):
-            lateness = max(0.0, (now - expected).total_seconds())
-    shown["estimated_start_time_delta"] = lateness
-    return shown
+    return shown_run(run, state, now, still_late=_flow_run_still_late)
 
 
 def _apply_state(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..orchestration import (
@@ -160,3 +160,34 @@ def run_columns(
         else:
             columns[name] = value
     return columns
+
+
+def shown_run(
+    run: Mapping[str, Any],
+    state: Mapping[str, Any] | None,
+    now: dt.datetime,
+    *,
+    still_late: Callable[[str | None], bool],
+) -> dict[str, Any]:
+    """A run row as the API shows it: its current state and the computed estimates.
+
+    ``estimated_run_time`` adds the current RUNNING stretch to ``total_run_time``;
+    ``estimated_start_time_delta`` is how late the run started, or, if it has not started and
+    ``still_late(state_type)``, how late it is now.
+    """
+    shown = dict(run)
+    shown["state"] = wire_state(state)
+    running_for = 0.0
+    if run["state_type"] == "RUNNING" and run["state_timestamp"] is not None:
+        running_for = max(0.0, (now - run["state_timestamp"]).total_seconds())
+    shown["estimated_run_time"] = (run["total_run_time"] or 0.0) + running_for
+    lateness = 0.0
+    expected = run["expected_start_time"]
+    if expected is not None:
+        started = run["start_time"]
+        if started is not None:
+            lateness = max(0.0, (started - expected).total_seconds())
+        elif still_late(run["state_type"]):
+            lateness = max(0.0, (now - expected).total_seconds())
+    shown["estimated_start_time_delta"] = lateness
+    return shown

@@ -11,6 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import prefect_trio_server.database.types
+from prefect_trio_server.database.types import Timestamp
 
 revision = "0002"
 down_revision = "0001"
@@ -18,23 +19,24 @@ branch_labels = None
 depends_on = None
 
 
+def _object_columns() -> list[sa.Column[object]]:
+    """``id``, ``created``, ``updated``: the first columns of every table here."""
+    return [
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "created", Timestamp(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated", Timestamp(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+    ]
+
+
 def upgrade() -> None:
 
     op.create_table(
         "event_resources",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
+        *_object_columns(),
         sa.Column(
             "occurred", prefect_trio_server.database.types.Timestamp(timezone=True), nullable=False
         ),
@@ -62,19 +64,7 @@ def upgrade() -> None:
 
     op.create_table(
         "events",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
+        *_object_columns(),
         sa.Column(
             "occurred", prefect_trio_server.database.types.Timestamp(timezone=True), nullable=False
         ),
@@ -127,19 +117,7 @@ def upgrade() -> None:
 
     op.create_table(
         "flow",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
+        *_object_columns(),
         sa.Column("name", sa.String(), nullable=False),
         sa.Column(
             "tags",
@@ -160,19 +138,7 @@ def upgrade() -> None:
 
     op.create_table(
         "log",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
+        *_object_columns(),
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("level", sa.SmallInteger(), nullable=False),
         sa.Column("flow_run_id", sa.Uuid(), nullable=True),
@@ -195,19 +161,7 @@ def upgrade() -> None:
 
     op.create_table(
         "flow_run",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
+        *_object_columns(),
         sa.Column("flow_id", sa.Uuid(), nullable=False),
         sa.Column("deployment_id", sa.Uuid(), nullable=True),
         sa.Column("deployment_version", sa.String(), nullable=True),
@@ -343,19 +297,7 @@ def upgrade() -> None:
 
     op.create_table(
         "flow_run_input",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
+        *_object_columns(),
         sa.Column("flow_run_id", sa.Uuid(), nullable=False),
         sa.Column("key", sa.String(), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
@@ -374,19 +316,7 @@ def upgrade() -> None:
 
     op.create_table(
         "flow_run_state",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
+        *_object_columns(),
         sa.Column("flow_run_id", sa.Uuid(), nullable=False),
         sa.Column("type", sa.String(length=20), nullable=False),
         sa.Column(
@@ -429,19 +359,7 @@ def upgrade() -> None:
 
     op.create_table(
         "task_run",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
+        *_object_columns(),
         sa.Column("flow_run_id", sa.Uuid(), nullable=True),
         sa.Column("task_key", sa.String(), nullable=False),
         sa.Column("dynamic_key", sa.String(), nullable=False),
@@ -547,19 +465,7 @@ def upgrade() -> None:
 
     op.create_table(
         "task_run_state",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "created",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated",
-            prefect_trio_server.database.types.Timestamp(timezone=True),
-            server_default=sa.func.now(),
-            nullable=False,
-        ),
+        *_object_columns(),
         sa.Column("task_run_id", sa.Uuid(), nullable=False),
         sa.Column("type", sa.String(length=20), nullable=False),
         sa.Column(
