@@ -28,6 +28,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "ui_task_runs",
     "logs",
     "events",
+    "events_read",
 )
 
 
