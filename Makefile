@@ -22,6 +22,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m compileall -q src
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m compileall -q src
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
 run: $(VENV)/.installed
 	$(BIN)/prefect-trio-server start
 
@@ -39,8 +44,11 @@ docs: $(VENV)/.installed
 	$(BIN)/python -m prefect_trio_server.settings_doc > docs/settings.md
 	$(BIN)/python scripts/api_coverage.py > docs/api-coverage.md
 
-bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/startup.py
+# Benchmarks are never part of `make test`: they take minutes and start both servers
+# (Prefect 3.9.1 is installed into benchmarks/.venv-prefect on first use).
+# `make bench BENCH_ARGS="--quick --only ours"` passes options to benchmarks/run.py.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,139 +1,189 @@
 """Write load: concurrent clients running flow-run lifecycles, every failure counted.
 
-Each client loops: create a flow run (Scheduled), then propose PENDING, RUNNING and
-COMPLETED, until the duration is up (or ``--max-lifecycles`` in all). Traffic goes to
-127.0.0.1 only.
+Each client loops: create a flow run (SCHEDULED), then propose PENDING, RUNNING and
+COMPLETED, until the duration is up (or ``--max-lifecycles`` in all). A request fails when
+it gets no answer in time (transport error or timeout), a non-2xx status, or an
+orchestration status other than ACCEPT; latency percentiles are of the answered 2xx
+requests. Traffic goes to 127.0.0.1 only.
 
     python benchmarks/lifecycles.py --clients 64 --seconds 60            # starts our server
     python benchmarks/lifecycles.py --url http://127.0.0.1:4200/api ...   # any server
+    python benchmarks/lifecycles.py --protocol h2c --url http://127.0.0.1:4200/api
 
-Prints lifecycles per second, request latency p50/p99 and every failed request.
+Prints lifecycles per second, request latency p50/p99 and every failed request as JSON.
+``benchmarks/run.py`` runs this as its ``writes`` workload.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import sys
-import tempfile
+import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import trio
+from _common import (
+    PROTOCOLS,
+    REQUEST_TIMEOUT,
+    Failures,
+    Latencies,
+    Protocol,
+    http_client,
+    require_loopback,
+    running_server_for,
+    setup_post,
+    verify_for,
+)
 
-LOOPBACK = ("http://127.0.0.1:", "http://localhost:", "http://[::1]:")
+STATES = ("PENDING", "RUNNING", "COMPLETED")
 
 
 @dataclass
 class Tally:
     lifecycles: int = 0
-    latencies: list[float] = field(default_factory=list)
-    failures: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    latencies: Latencies = field(default_factory=Latencies)
+    failures: Failures = field(default_factory=Failures)
+    http_versions: Counter[str] = field(default_factory=Counter)
+
+    async def call(
+        self, client: httpx.AsyncClient, what: str, path: str, body: object
+    ) -> httpx.Response | None:
+        """POST ``body``; the response when 2xx, else None with the failure counted."""
+        self.requests += 1
+        started = time.perf_counter()
+        try:
+            response = await client.post(path, json=body)
+        except httpx.HTTPError as exc:
+            self.failures.add(what, exc)
+            return None
+        self.http_versions[response.http_version] += 1
+        if not response.is_success:
+            self.failures.add(what, response)
+            return None
+        self.latencies.add(time.perf_counter() - started)
+        return response
+
+
+def json_field(response: httpx.Response, name: str) -> object:
+    """``response.json()[name]``, or None when the body is not a JSON object with it."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get(name) if isinstance(body, dict) else None
 
 
 async def lifecycle(client: httpx.AsyncClient, flow_id: str, tally: Tally) -> None:
-    async def call(method: str, path: str, body: object) -> httpx.Response | None:
-        started = time.perf_counter()
-        try:
-            response = await client.request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            tally.failures[f"{path.split('/')[-1]}: {type(exc).__name__}"] += 1
-            return None
-        tally.latencies.append(time.perf_counter() - started)
-        if response.status_code >= 300:
-            tally.failures[f"{path.split('/')[-1]}: HTTP {response.status_code}"] += 1
-            return None
-        return response
-
-    created = await call(
-        "POST", "/flow_runs/", {"flow_id": flow_id, "state": {"type": "SCHEDULED"}}
-    )
+    """One flow run from SCHEDULED to COMPLETED; stops at the first failure."""
+    body = {"flow_id": flow_id, "state": {"type": "SCHEDULED"}}
+    created = await tally.call(client, "create", "/flow_runs/", body)
     if created is None:
         return
-    run_id = created.json()["id"]
-    for state in ("PENDING", "RUNNING", "COMPLETED"):
-        response = await call("POST", f"/flow_runs/{run_id}/set_state", {"state": {"type": state}})
+    if json_field(created, "id") is None:
+        tally.failures.add("create", "no id in the answer")
+        return
+    run_id = json_field(created, "id")
+    for state in STATES:
+        path = f"/flow_runs/{run_id}/set_state"
+        response = await tally.call(client, f"set_state {state}", path, {"state": {"type": state}})
         if response is None:
             return
-        status = response.json()["status"]
+        status = json_field(response, "status")
         if status != "ACCEPT":
-            tally.failures[f"set_state {state}: {status}"] += 1
+            tally.failures.add(f"set_state {state}", str(status))
             return
     tally.lifecycles += 1
 
 
-async def run_load(url: str, clients: int, seconds: float, max_lifecycles: int) -> Tally:
+async def create_flow(client: httpx.AsyncClient, name: str) -> str:
+    failures = Failures()
+    response = await setup_post(client, "create flow", "/flows/", {"name": name}, failures)
+    if response is None:
+        raise RuntimeError(f"could not create the flow: {failures.as_dict()}")
+    return str(response.json()["id"])
+
+
+async def run_writes(
+    url: str,
+    clients: int,
+    seconds: float,
+    *,
+    protocol: Protocol = "http1",
+    verify: ssl.SSLContext | bool = True,
+    max_lifecycles: int = 1_000_000,
+    request_timeout: float = REQUEST_TIMEOUT,
+) -> dict[str, object]:
+    """``clients`` concurrent lifecycle loops for ``seconds``; the report of :func:`report`."""
     tally = Tally()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        flow = await client.post("/flows/", json={"name": "load-test"})
-        flow.raise_for_status()
-        flow_id = flow.json()["id"]
+    async with http_client(url, clients, protocol, verify, request_timeout) as client:
+        flow_id = await create_flow(client, "bench-writes")
         deadline = trio.current_time() + seconds
 
         async def worker() -> None:
             while trio.current_time() < deadline and tally.lifecycles < max_lifecycles:
                 await lifecycle(client, flow_id, tally)
 
-        async with trio.open_nursery() as nursery:
-            for _ in range(clients):
-                nursery.start_soon(worker)
-    return tally
+        started = time.perf_counter()
+        # In-flight requests at the deadline get ``request_timeout``; then everything stops.
+        with trio.move_on_after(seconds + request_timeout + 5) as scope:
+            async with trio.open_nursery() as nursery:
+                for _ in range(clients):
+                    nursery.start_soon(worker)
+        elapsed = time.perf_counter() - started
+    return report(tally, elapsed, clients, protocol, cut=scope.cancelled_caught)
 
 
-def report(tally: Tally, seconds: float, clients: int) -> dict[str, object]:
-    latencies = sorted(tally.latencies)
-
-    def percentile(q: float) -> float:
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
-
+def report(
+    tally: Tally, seconds: float, clients: int, protocol: Protocol, cut: bool = False
+) -> dict[str, object]:
+    failed = tally.failures.total()
     return {
         "clients": clients,
-        "seconds": round(seconds, 1),
+        "protocol": protocol,
+        "http_versions": dict(tally.http_versions),
+        "seconds": round(seconds, 2),
         "lifecycles": tally.lifecycles,
-        "lifecycles_per_second": round(tally.lifecycles / seconds, 1),
-        "requests": len(latencies) + sum(tally.failures.values()),
-        "failed_requests": sum(tally.failures.values()),
-        "failures": dict(tally.failures),
-        "p50_ms": round(percentile(0.50), 1) if latencies else None,
-        "p99_ms": round(percentile(0.99), 1) if latencies else None,
-        "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
+        "lifecycles_per_second": round(tally.lifecycles / seconds, 2),
+        "requests": tally.requests,
+        "failed_requests": failed,
+        **tally.failures.as_dict(),
+        **tally.latencies.summary(),
+        "cut_at_time_limit": cut,
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--url", help="API URL of a running server (default: start ours)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--max-lifecycles", type=int, default=1_000_000)
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="http1")
+    parser.add_argument("--cafile", help="CA bundle for an https URL")
     args = parser.parse_args()
 
-    server = None
-    url = args.url
-    if url is None:
-        from prefect_trio_server.settings import Settings
-        from prefect_trio_server.subprocess_server import SubprocessASGIServer
+    def run(url: str, verify: ssl.SSLContext | bool) -> dict[str, object]:
+        require_loopback(url)
+        return trio.run(
+            lambda: run_writes(
+                url,
+                args.clients,
+                args.seconds,
+                protocol=args.protocol,
+                verify=verify,
+                max_lifecycles=args.max_lifecycles,
+            )
+        )
 
-        home = Path(tempfile.mkdtemp(prefix="bench-lifecycles-"))
-        server = SubprocessASGIServer(settings=Settings(home=home))
-        server.start()
-        url = server.api_url
-    if not url.startswith(LOOPBACK):
-        print("refusing a non-loopback URL", file=sys.stderr)
-        return 2
-    try:
-        started = time.perf_counter()
-        tally = trio.run(run_load, url, args.clients, args.seconds, args.max_lifecycles)
-        elapsed = time.perf_counter() - started
-    finally:
-        if server is not None:
-            server.stop()
-    result = report(tally, elapsed, args.clients)
+    if args.url:
+        result = run(args.url, verify_for(args.cafile))
+    else:
+        with running_server_for(args.protocol) as server:
+            result = run(server.api_url, server.verify())
     print(json.dumps(result, indent=2))
     return 0 if result["failed_requests"] == 0 else 1
 

@@ -1,11 +1,16 @@
 """Read load: the UI's list queries, as many as concurrent clients can get answered.
 
-Seeds ``--runs`` flow runs (each with a few task runs and log lines) unless ``--no-seed``,
-then has ``--clients`` clients repeat ``POST /flow_runs/filter`` (limit 50), and reports
-reads per second and latency. Traffic goes to 127.0.0.1 only.
+Seeds ``--runs`` flow runs (each COMPLETED, with three task runs and five log lines) unless
+``--no-seed``, then has ``--clients`` clients repeat each query (``POST /flow_runs/filter``,
+``/task_runs/filter`` and ``/logs/filter``, limit 50) for ``--seconds``, and reports reads
+per second, latency p50/p99 (of 200 answers) and every failed read (non-200 or no answer in
+time). Traffic goes to 127.0.0.1 only.
 
     python benchmarks/reads.py --clients 16 --seconds 20              # starts our server
     python benchmarks/reads.py --url http://127.0.0.1:4200/api ...    # any server
+    python benchmarks/reads.py --protocol h2c --clients 64            # ours, HTTP/2 cleartext
+
+``benchmarks/run.py`` runs this as its ``reads`` workload.
 """
 
 from __future__ import annotations
@@ -13,140 +18,211 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sys
-import tempfile
+import ssl
 import time
 import uuid
-from pathlib import Path
+from collections import Counter
 
 import httpx
 import trio
+from _common import (
+    PROTOCOLS,
+    REQUEST_TIMEOUT,
+    Failures,
+    Latencies,
+    Protocol,
+    http_client,
+    require_loopback,
+    running_server_for,
+    setup_post,
+    verify_for,
+)
 
-LOOPBACK = ("http://127.0.0.1:", "http://localhost:", "http://[::1]:")
-QUERIES = {
+QUERIES: dict[str, tuple[str, dict[str, object]]] = {
     "flow_runs": ("/flow_runs/filter", {"limit": 50, "sort": "EXPECTED_START_TIME_DESC"}),
     "task_runs": ("/task_runs/filter", {"limit": 50}),
     "logs": ("/logs/filter", {"limit": 50}),
 }
+TASKS_PER_RUN = 3
+LOGS_PER_RUN = 5
 
 
-async def seed(client: httpx.AsyncClient, runs: int) -> None:
-    flow = (await client.post("/flows/", json={"name": "read-load"})).json()
-    now = dt.datetime.now(dt.UTC)
-    for index in range(runs):
-        run = (
-            await client.post(
-                "/flow_runs/",
-                json={"flow_id": flow["id"], "tags": ["bench"], "state": {"type": "PENDING"}},
-            )
-        ).json()
+class Seeder:
+    """Creates the runs, task runs and logs the queries read; counts what failed."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.failures = Failures()
+
+    async def post(self, what: str, path: str, body: object) -> dict[str, object] | None:
+        response = await setup_post(self.client, what, path, body, self.failures)
+        if response is None:
+            return None
+        try:
+            answer = response.json()
+        except ValueError:
+            return {}
+        return answer if isinstance(answer, dict) else {}
+
+    async def run(self, flow_id: str, index: int, now: dt.datetime) -> None:
+        """One COMPLETED flow run with its task runs and log lines."""
+        body = {"flow_id": flow_id, "tags": ["bench"], "state": {"type": "PENDING"}}
+        run = await self.post("seed flow run", "/flow_runs/", body)
+        if not run or "id" not in run:
+            return
+        run_id = run["id"]
         for state in ("RUNNING", "COMPLETED"):
-            await client.post(f"/flow_runs/{run['id']}/set_state", json={"state": {"type": state}})
-        for task in range(3):
-            await client.post(
-                "/task_runs/",
-                json={
-                    "flow_run_id": run["id"],
-                    "task_key": f"task-{task}",
-                    "dynamic_key": "0",
-                    "name": f"task-{task}-{index}",
-                },
-            )
-        await client.post(
-            "/logs/",
-            json=[
-                {
-                    "name": "bench",
-                    "level": 20,
-                    "message": f"line {line}",
-                    "timestamp": (now + dt.timedelta(milliseconds=line)).isoformat(),
-                    "flow_run_id": run["id"],
-                    "task_run_id": str(uuid.uuid4()),
-                }
-                for line in range(5)
-            ],
-        )
+            path = f"/flow_runs/{run_id}/set_state"
+            await self.post("seed set_state", path, {"state": {"type": state}})
+        for task in range(TASKS_PER_RUN):
+            task_run = {
+                "flow_run_id": run_id,
+                "task_key": f"task-{task}",
+                "dynamic_key": "0",
+                "name": f"task-{task}-{index}",
+            }
+            await self.post("seed task run", "/task_runs/", task_run)
+        logs = [
+            {
+                "name": "bench",
+                "level": 20,
+                "message": f"line {line}",
+                "timestamp": (now + dt.timedelta(milliseconds=line)).isoformat(),
+                "flow_run_id": run_id,
+                "task_run_id": str(uuid.uuid4()),
+            }
+            for line in range(LOGS_PER_RUN)
+        ]
+        await self.post("seed logs", "/logs/", logs)
 
 
-async def load(url: str, query: str, clients: int, seconds: float) -> dict[str, object]:
+async def seed(
+    url: str, runs: int, verify: ssl.SSLContext | bool = True, seconds: float = 600
+) -> dict[str, object]:
+    """Seed ``runs`` flow runs one after the other (no lock contention), within ``seconds``."""
+    started = time.perf_counter()
+    created = 0
+    async with http_client(url, 1, verify=verify) as client:
+        seeder = Seeder(client)
+        flow = await seeder.post("seed flow", "/flows/", {"name": "bench-reads"})
+        if not flow or "id" not in flow:
+            return {"runs": 0, **seeder.failures.as_dict()}
+        now = dt.datetime.now(dt.UTC)
+        with trio.move_on_after(seconds):
+            for index in range(runs):
+                await seeder.run(str(flow["id"]), index, now)
+                created += 1
+    return {
+        "runs": created,
+        "seconds": round(time.perf_counter() - started, 2),
+        **seeder.failures.as_dict(),
+    }
+
+
+def count_items(response: httpx.Response) -> int:
+    """How many objects a list answer holds (-1 when it is not a JSON list)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return -1
+    return len(body) if isinstance(body, list) else -1
+
+
+async def run_reads(
+    url: str,
+    query: str,
+    clients: int,
+    seconds: float,
+    *,
+    protocol: Protocol = "http1",
+    verify: ssl.SSLContext | bool = True,
+    request_timeout: float = REQUEST_TIMEOUT,
+) -> dict[str, object]:
+    """``clients`` concurrent loops of one query for ``seconds``."""
     path, body = QUERIES[query]
-    latencies: list[float] = []
-    failures = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+    latencies = Latencies()
+    failures = Failures()
+    http_versions: Counter[str] = Counter()
+    items: list[int] = []
+    async with http_client(url, clients, protocol, verify, request_timeout) as client:
         deadline = trio.current_time() + seconds
 
         async def worker() -> None:
-            nonlocal failures
             while trio.current_time() < deadline:
                 started = time.perf_counter()
                 try:
                     response = await client.post(path, json=body)
-                except httpx.HTTPError:
-                    failures += 1
+                except httpx.HTTPError as exc:
+                    failures.add(query, exc)
                     continue
+                http_versions[response.http_version] += 1
                 if response.status_code != 200:
-                    failures += 1
+                    failures.add(query, response)
                     continue
-                latencies.append(time.perf_counter() - started)
+                latencies.add(time.perf_counter() - started)
+                if not items:
+                    items.append(count_items(response))
 
-        async with trio.open_nursery() as nursery:
-            for _ in range(clients):
-                nursery.start_soon(worker)
-    latencies.sort()
-
-    def percentile(q: float) -> float | None:
-        if not latencies:
-            return None
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 1)
-
+        started = time.perf_counter()
+        with trio.move_on_after(seconds + request_timeout + 5) as scope:
+            async with trio.open_nursery() as nursery:
+                for _ in range(clients):
+                    nursery.start_soon(worker)
+        elapsed = time.perf_counter() - started
     return {
         "query": query,
         "clients": clients,
-        "reads_per_second": round(len(latencies) / seconds, 1),
-        "failed": failures,
-        "p50_ms": percentile(0.5),
-        "p99_ms": percentile(0.99),
+        "protocol": protocol,
+        "http_versions": dict(http_versions),
+        "seconds": round(elapsed, 2),
+        "reads": len(latencies.samples),
+        "reads_per_second": round(len(latencies.samples) / elapsed, 2),
+        "items_per_read": items[0] if items else None,
+        "failed": failures.total(),
+        **failures.as_dict(),
+        **latencies.summary(),
+        "cut_at_time_limit": scope.cancelled_caught,
     }
 
 
-async def main_async(args: argparse.Namespace, url: str) -> list[dict[str, object]]:
-    if not args.no_seed:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            await seed(client, args.runs)
-    return [await load(url, query, args.clients, args.seconds) for query in args.queries]
+async def seed_and_read(
+    url: str, args: argparse.Namespace, verify: ssl.SSLContext | bool
+) -> dict[str, object]:
+    seeded = None if args.no_seed else await seed(url, args.runs, verify)
+    results = [
+        await run_reads(
+            url, query, args.clients, args.seconds, protocol=args.protocol, verify=verify
+        )
+        for query in args.queries
+    ]
+    return {"seed": seeded, "reads": results}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--url", help="API URL of a running server (default: start ours)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument("--queries", nargs="+", choices=sorted(QUERIES), default=sorted(QUERIES))
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="http1")
+    parser.add_argument("--cafile", help="CA bundle for an https URL")
     args = parser.parse_args()
 
-    server = None
-    url = args.url
-    if url is None:
-        from prefect_trio_server.settings import Settings
-        from prefect_trio_server.subprocess_server import SubprocessASGIServer
+    def run(url: str, verify: ssl.SSLContext | bool) -> dict[str, object]:
+        require_loopback(url)
+        return trio.run(seed_and_read, url, args, verify)
 
-        home = Path(tempfile.mkdtemp(prefix="bench-reads-"))
-        server = SubprocessASGIServer(settings=Settings(home=home))
-        server.start()
-        url = server.api_url
-    if not url.startswith(LOOPBACK):
-        print("refusing a non-loopback URL", file=sys.stderr)
-        return 2
-    try:
-        results = trio.run(main_async, args, url)
-    finally:
-        if server is not None:
-            server.stop()
-    print(json.dumps(results, indent=2))
-    return 0 if all(result["failed"] == 0 for result in results) else 1
+    if args.url:
+        result = run(args.url, verify_for(args.cafile))
+    else:
+        with running_server_for(args.protocol) as server:
+            result = run(server.api_url, server.verify())
+    print(json.dumps(result, indent=2))
+    reads = result["reads"]
+    assert isinstance(reads, list)
+    return 0 if all(read["failed"] == 0 for read in reads) else 1
 
 
 if __name__ == "__main__":
