@@ -12,13 +12,13 @@ from ..errors import ServiceUnavailableError
 from ..settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings = request.app.state.settings
     assert isinstance(settings, Settings)
     return settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return get_database_of(request.app)
 
 
@@ -35,7 +35,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-def check_api_version(
+async def check_api_version(
     x_prefect_api_version: Annotated[str | None, Header()] = None,
 ) -> None:
     """Refuse clients older than the oldest API version we speak (no header: accepted)."""
@@ -63,7 +63,7 @@ def check_api_version(
         )
 
 
-def api_version(
+async def api_version(
     x_prefect_api_version: Annotated[str | None, Header()] = None,
 ) -> tuple[int, int, int] | None:
     """The client's API version (None when it sent none; the header check ran already)."""

@@ -18,7 +18,7 @@ from ..schemas.sorting import FlowRunSort
 from ..schemas.states import OrchestrationResult, StateCreate
 from .dependencies import ApiVersionDep, DatabaseDep, SettingsDep
 from .pagination import ListBody, checked_limit, page_of
-from .responses import model_response
+from .responses import ListResponder, model_response
 
 router = APIRouter(prefix="/flow_runs", tags=["Flow Runs"])
 
@@ -120,12 +120,15 @@ async def read_flow_run(run_id: FlowRunId, database: DatabaseDep) -> Response:
     return model_response(FlowRun.model_validate(row))
 
 
-@router.post("/filter")
+_FLOW_RUN_LIST = ListResponder(FlowRun)
+
+
+@router.post("/filter", response_model=list[FlowRun])
 async def read_flow_runs(
     database: DatabaseDep,
     settings: SettingsDep,
     body: Annotated[FlowRunsFilterBody | None, Body()] = None,
-) -> list[FlowRun]:
+) -> Response:
     """Query for flow runs."""
     body = body or FlowRunsFilterBody()
     limit = checked_limit(body.limit, settings)
@@ -141,15 +144,15 @@ async def read_flow_runs(
             now=now,
         )
     )
-    return [FlowRun.model_validate(row) for row in rows]
+    return _FLOW_RUN_LIST.response(rows)
 
 
-@router.post("/paginate")
+@router.post("/paginate", response_model=FlowRunPaginationResponse)
 async def paginate_flow_runs(
     database: DatabaseDep,
     settings: SettingsDep,
     body: Annotated[FlowRunsPaginateBody | None, Body()] = None,
-) -> FlowRunPaginationResponse:
+) -> Response:
     """Pagination query for flow runs."""
     body = body or FlowRunsPaginateBody()
     limit = checked_limit(body.limit, settings)
@@ -169,9 +172,10 @@ async def paginate_flow_runs(
         return rows, count
 
     rows, count = await database.read(page)
-    results = [FlowRun.model_validate(row) for row in rows]
-    return FlowRunPaginationResponse.model_validate(
-        page_of(results, count=count, limit=limit, page=body.page)
+    return model_response(
+        FlowRunPaginationResponse.model_validate(
+            page_of(rows, count=count, limit=limit, page=body.page)
+        )
     )
 
 

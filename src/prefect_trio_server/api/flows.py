@@ -16,6 +16,7 @@ from ..schemas.filters import FlowFilter, FlowRunFilter, TaskRunFilter
 from ..schemas.sorting import FlowSort
 from .dependencies import DatabaseDep, SettingsDep
 from .pagination import ListBody, checked_limit, page_of
+from .responses import ListResponder, model_response
 
 router = APIRouter(prefix="/flows", tags=["Flows"])
 
@@ -130,12 +131,15 @@ async def read_flow(flow_id: FlowId, database: DatabaseDep) -> Flow:
     return Flow.model_validate(row)
 
 
-@router.post("/filter")
+_FLOW_LIST = ListResponder(Flow)
+
+
+@router.post("/filter", response_model=list[Flow])
 async def read_flows(
     database: DatabaseDep,
     settings: SettingsDep,
     body: Annotated[FlowsFilterBody | None, Body()] = None,
-) -> list[Flow]:
+) -> Response:
     """Query for flows."""
     body = body or FlowsFilterBody()
     limit = checked_limit(body.limit, settings)
@@ -145,15 +149,15 @@ async def read_flows(
             connection, query, sort=body.sort, offset=body.offset, limit=limit
         )
     )
-    return [Flow.model_validate(row) for row in rows]
+    return _FLOW_LIST.response(rows)
 
 
-@router.post("/paginate")
+@router.post("/paginate", response_model=FlowPaginationResponse)
 async def paginate_flows(
     database: DatabaseDep,
     settings: SettingsDep,
     body: Annotated[FlowsPaginateBody | None, Body()] = None,
-) -> FlowPaginationResponse:
+) -> Response:
     """Pagination query for flows."""
     body = body or FlowsPaginateBody()
     limit = checked_limit(body.limit, settings)
@@ -167,10 +171,8 @@ async def paginate_flows(
         return rows, count
 
     rows, count = await database.read(page)
-    results = [Flow.model_validate(row) for row in rows]
-    return FlowPaginationResponse.model_validate(
-        page_of(results, count=count, limit=limit, page=body.page)
-    )
+    paged = page_of(rows, count=count, limit=limit, page=body.page)
+    return model_response(FlowPaginationResponse.model_validate(paged))
 
 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -9,7 +9,7 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, status
+from fastapi import APIRouter, Body, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from ..database.filters.logs import LEVEL_MAX, LEVEL_MIN
@@ -21,6 +21,7 @@ from ..schemas.core import Log
 from ..schemas.filters_task_runs import LogFilter
 from ..schemas.sorting import LogSort
 from .dependencies import DatabaseDep, SettingsDep
+from .responses import ListResponder
 
 router = APIRouter(prefix="/logs", tags=["Logs"])
 
@@ -64,7 +65,10 @@ async def create_logs(logs: list[LogCreate], request: Request, database: Databas
     await database.write(lambda connection: insert_logs(connection, logs, now=now))
 
 
-@router.post("/filter")
+_LOG_LIST = ListResponder(Log)
+
+
+@router.post("/filter", response_model=list[Log])
 async def read_logs(
     database: DatabaseDep,
     settings: SettingsDep,
@@ -75,7 +79,7 @@ async def read_logs(
     offset: Annotated[int, Body(ge=0)] = 0,
     logs: Annotated[LogFilter | None, Body()] = None,
     sort: Annotated[LogSort, Body()] = LogSort.TIMESTAMP_ASC,
-) -> list[Log]:
+) -> Response:
     """Query for logs."""
     maximum = settings.api_default_limit
     page = maximum if limit is None else limit
@@ -89,4 +93,4 @@ async def read_logs(
             connection, log_filter=logs, sort=sort, offset=offset, limit=page, dialect=dialect
         )
     )
-    return [Log.model_validate(row) for row in rows]
+    return _LOG_LIST.response(rows)

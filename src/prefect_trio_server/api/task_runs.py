@@ -20,6 +20,7 @@ from ..schemas.sorting import TaskRunSort
 from ..schemas.states import OrchestrationResult, StateCreate, StateType
 from .dependencies import ApiVersionDep, DatabaseDep, SettingsDep
 from .pagination import checked_limit, page_of
+from .responses import ListResponder, model_response
 
 router = APIRouter(prefix="/task_runs", tags=["Task Runs"])
 
@@ -192,12 +193,15 @@ async def read_task_run(run_id: TaskRunId, database: DatabaseDep) -> TaskRun:
     return TaskRun.model_validate(row)
 
 
-@router.post("/filter")
+_TASK_RUN_LIST = ListResponder(TaskRun)
+
+
+@router.post("/filter", response_model=list[TaskRun])
 async def read_task_runs(
     database: DatabaseDep,
     settings: SettingsDep,
     body: Annotated[TaskRunsFilterBody | None, Body()] = None,
-) -> list[TaskRun]:
+) -> Response:
     """Query for task runs."""
     body = body or TaskRunsFilterBody()
     limit = checked_limit(body.limit, settings)
@@ -208,15 +212,15 @@ async def read_task_runs(
             connection, **selection, sort=body.sort, offset=body.offset, limit=limit, now=now
         )
     )
-    return [TaskRun.model_validate(row) for row in rows]
+    return _TASK_RUN_LIST.response(rows)
 
 
-@router.post("/paginate")
+@router.post("/paginate", response_model=TaskRunPaginationResponse)
 async def paginate_task_runs(
     database: DatabaseDep,
     settings: SettingsDep,
     body: Annotated[TaskRunsPaginateBody | None, Body()] = None,
-) -> TaskRunPaginationResponse:
+) -> Response:
     """Pagination query for task runs."""
     body = body or TaskRunsPaginateBody()
     limit = checked_limit(body.limit, settings)
@@ -236,10 +240,8 @@ async def paginate_task_runs(
         return rows, count
 
     rows, count = await database.read(page)
-    results = [TaskRun.model_validate(row) for row in rows]
-    return TaskRunPaginationResponse.model_validate(
-        page_of(results, count=count, limit=limit, page=body.page)
-    )
+    paged = page_of(rows, count=count, limit=limit, page=body.page)
+    return model_response(TaskRunPaginationResponse.model_validate(paged))
 
 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)

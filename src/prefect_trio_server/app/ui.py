@@ -310,7 +310,7 @@ def build_ui_app(
     }
 
     @app.get(f"{base}/ui-settings")
-    def ui_settings_route() -> dict[str, object]:
+    async def ui_settings_route() -> dict[str, object]:
         return ui_settings
 
     if ephemeral or not settings.ui_enabled:

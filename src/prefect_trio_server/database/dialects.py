@@ -10,4 +10,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 def insert_for(connection: Connection) -> Any:
     """The dialect's ``insert`` (it has ``on_conflict_do_nothing`` / ``_do_update``)."""
-    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    return insert_for_dialect(connection.dialect.name)
+
+
+def insert_for_dialect(name: str) -> Any:
+    """``insert_for`` by dialect name, for statements built once per dialect."""
+    return postgresql.insert if name == "postgresql" else sqlite.insert

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect
@@ -29,6 +30,15 @@ class Timestamp(TypeDecorator[dt.datetime]):
             return value.replace(tzinfo=None)
         return value
 
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], dt.datetime | None] | None:
+        if dialect.name == "sqlite":
+            # Stored as "YYYY-MM-DD HH:MM:SS.ffffff" in UTC: the C parser reads it several
+            # times faster than the driver-neutral regular expression would.
+            return _utc_from_sqlite_text
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
@@ -36,3 +46,9 @@ class Timestamp(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+def _utc_from_sqlite_text(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 
-from ..database.dialects import insert_for
+from ..database.dialects import insert_for_dialect
 from ..database.tables import flow, flow_run, flow_run_state
 from ..errors import ObjectNotFoundError
 from ..orchestration import Status, decide_flow_transition
@@ -23,6 +24,7 @@ from ..schemas.actions import FlowRunCreate, FlowRunUpdate
 from ..schemas.filters import FlowFilter, FlowRunFilter
 from ..schemas.sorting import FlowRunSort
 from ..schemas.states import StateCreate
+from .run_rows import RunRows
 from .run_states import (
     flow_run_snapshot,
     proposed_state,
@@ -37,8 +39,28 @@ Row = dict[str, Any]
 ApiVersion = tuple[int, int, int]
 
 
+FLOW_RUNS = RunRows(flow_run, flow_run_state, missing="Flow run not found")
+
 # Built once: statements given their values as parameters are compiled once and cached.
-_UPDATE_BY_ID = flow_run.update().where(flow_run.c.id == bindparam("run_id"))
+_FLOW_EXISTS = select(flow.c.id).where(flow.c.id == bindparam("flow_id"))
+_FLOW_FOR_EVENT = select(flow.c.id, flow.c.name, flow.c.tags).where(
+    flow.c.id == bindparam("flow_id")
+)
+_BY_IDEMPOTENCY_KEY = select(flow_run).where(
+    flow_run.c.flow_id == bindparam("flow_id"),
+    flow_run.c.idempotency_key == bindparam("idempotency_key"),
+)
+
+
+@functools.cache
+def _insert_run(dialect: str, idempotent: bool) -> Any:
+    """``INSERT ... RETURNING *`` (skipping a clash on the idempotency key when asked)."""
+    statement = insert_for_dialect(dialect)(flow_run).returning(*flow_run.c)
+    if idempotent:
+        statement = statement.on_conflict_do_nothing(
+            index_elements=[flow_run.c.flow_id, flow_run.c.idempotency_key]
+        )
+    return statement
 
 
 @dataclass(frozen=True)
@@ -49,25 +71,8 @@ class SetStateOutcome:
     written: bool
 
 
-def _current_state(connection: Connection, run: Row) -> Row | None:
-    if run["state_id"] is None:
-        return None
-    row = (
-        connection.execute(select(flow_run_state).where(flow_run_state.c.id == run["state_id"]))
-        .mappings()
-        .one_or_none()
-    )
-    return dict(row) if row is not None else None
-
-
-def _load(connection: Connection, run_id: uuid.UUID, *, for_update: bool = False) -> Row:
-    statement = select(flow_run).where(flow_run.c.id == run_id)
-    if for_update:
-        statement = statement.with_for_update()
-    row = connection.execute(statement).mappings().one_or_none()
-    if row is None:
-        raise ObjectNotFoundError("Flow run not found")
-    return dict(row)
+def _load(connection: Connection, run_id: uuid.UUID) -> Row:
+    return FLOW_RUNS.load(connection, run_id)
 
 
 def _states_by_id(connection: Connection, runs: list[Row]) -> dict[Any, Row]:
@@ -87,7 +92,7 @@ def with_states(connection: Connection, runs: list[Row], now: dt.datetime) -> li
 
 def with_state(connection: Connection, run: Row, now: dt.datetime) -> Row:
     """The run as the API shows it: its current state and the computed estimates."""
-    return _shown(run, _current_state(connection, run), now)
+    return _shown(run, FLOW_RUNS.current_state(connection, run), now)
 
 
 def _flow_run_still_late(state_type: str | None) -> bool:
@@ -101,13 +106,14 @@ def _shown(run: Row, state: Row | None, now: dt.datetime) -> Row:
 def _apply_state(
     connection: Connection,
     run: Row,
+    current_row: Row | None,
     proposal: StateCreate,
     *,
     now: dt.datetime,
     force: bool,
     api_version: ApiVersion | None,
-) -> SetStateOutcome:
-    current_row = _current_state(connection, run)
+) -> tuple[SetStateOutcome, Row, Row | None]:
+    """Decide and write a proposed state; also return the run and its state as they are now."""
     current = state_from_row(current_row) if current_row is not None else None
     decision = decide_flow_transition(
         flow_run_snapshot(run),
@@ -120,20 +126,22 @@ def _apply_state(
     shown: Row | None = current_row
     if decision.state is not None:
         values = state_row(decision.state, run_column="flow_run_id", run_id=run["id"], now=now)
-        connection.execute(flow_run_state.insert(), values)
+        FLOW_RUNS.insert_state(connection, values)
         columns = run_columns(decision.updates, run["empirical_policy"])
         columns.update(state_id=values["id"], updated=now)
-        connection.execute(_UPDATE_BY_ID, {**columns, "run_id": run["id"]})
-        _record_state_event(connection, {**run, **columns}, values, current_row, now=now)
+        FLOW_RUNS.update_run(connection, run["id"], columns)
+        run = {**run, **columns}
+        _record_state_event(connection, run, values, current_row, now=now)
         if run["parent_task_run_id"] is not None:
             _mirror_onto_parent_task(connection, run, values, now=now)
         shown = values
-    return SetStateOutcome(
+    outcome = SetStateOutcome(
         status=decision.status,
         state=wire_state(shown),
         details=decision.details,
         written=decision.written,
     )
+    return outcome, run, shown
 
 
 def _mirror_onto_parent_task(
@@ -171,9 +179,7 @@ def _record_state_event(
     from ..schemas.events import Event
     from .events import record_events
 
-    flow_row = (
-        connection.execute(select(flow).where(flow.c.id == run["flow_id"])).mappings().first()
-    )
+    flow_row = connection.execute(_FLOW_FOR_EVENT, {"flow_id": run["flow_id"]}).mappings().first()
     event = flow_run_state_event(
         run, state, previous, dict(flow_row) if flow_row else None, now=now
     )
@@ -191,7 +197,7 @@ def create_flow_run(
 
     With an ``idempotency_key`` already used for the flow, the existing run is returned.
     """
-    if connection.execute(select(flow.c.id).where(flow.c.id == data.flow_id)).first() is None:
+    if connection.execute(_FLOW_EXISTS, {"flow_id": data.flow_id}).first() is None:
         raise ObjectNotFoundError(f"Flow {data.flow_id} not found")
     run_id = uuid.uuid4()
     labels = {**(data.labels or {}), "prefect.flow.id": str(data.flow_id)}
@@ -214,28 +220,19 @@ def create_flow_run(
         "work_queue_name": data.work_queue_name,
         "job_variables": data.job_variables,
     }
-    insert = insert_for(connection)
-    statement = insert(flow_run).returning(flow_run.c.id)
-    if data.idempotency_key is not None:
-        statement = statement.on_conflict_do_nothing(
-            index_elements=[flow_run.c.flow_id, flow_run.c.idempotency_key]
-        )
-    if connection.execute(statement, values).first() is None:
-        existing = (
-            connection.execute(
-                select(flow_run).where(
-                    flow_run.c.flow_id == data.flow_id,
-                    flow_run.c.idempotency_key == data.idempotency_key,
-                )
-            )
-            .mappings()
-            .one()
-        )
-        return with_state(connection, dict(existing), now), False
-    run = _load(connection, run_id)
+    idempotent = data.idempotency_key is not None
+    statement = _insert_run(connection.dialect.name, idempotent)
+    inserted = connection.execute(statement, values).mappings().first()
+    if inserted is None:
+        existing = connection.execute(
+            _BY_IDEMPOTENCY_KEY, {"flow_id": data.flow_id, "idempotency_key": data.idempotency_key}
+        ).mappings()
+        return with_state(connection, dict(existing.one()), now), False
     proposal = data.state or StateCreate(type="PENDING")
-    _apply_state(connection, run, proposal, now=now, force=True, api_version=api_version)
-    return with_state(connection, _load(connection, run_id), now), True
+    _, run, state = _apply_state(
+        connection, dict(inserted), None, proposal, now=now, force=True, api_version=api_version
+    )
+    return _shown(run, state, now), True
 
 
 def flow_policy_to_json_default(data: FlowRunCreate) -> dict[str, Any]:
@@ -264,7 +261,7 @@ def update_labels(
     connection: Connection, run_id: uuid.UUID, labels: dict[str, Any], *, now: dt.datetime
 ) -> None:
     """Merge ``labels`` into the run's labels."""
-    run = _load(connection, run_id, for_update=True)
+    run, _ = FLOW_RUNS.load_with_state(connection, run_id, for_update=True)
     merged = {**(run["labels"] or {}), **labels}
     connection.execute(
         flow_run.update().where(flow_run.c.id == run_id).values(labels=merged, updated=now)
@@ -287,8 +284,11 @@ def set_flow_run_state(
     api_version: ApiVersion | None = None,
 ) -> SetStateOutcome:
     """Orchestrate a proposed state: the run row is locked for the decision and the write."""
-    run = _load(connection, run_id, for_update=True)
-    return _apply_state(connection, run, proposal, now=now, force=force, api_version=api_version)
+    run, current = FLOW_RUNS.load_with_state(connection, run_id, for_update=True)
+    outcome, _, _ = _apply_state(
+        connection, run, current, proposal, now=now, force=force, api_version=api_version
+    )
+    return outcome
 
 
 def _selection(flows: FlowFilter | None, runs: FlowRunFilter | None, dialect: str) -> Any:
@@ -314,15 +314,14 @@ def read_flow_runs(
 ) -> list[Row]:
     from ..database.filters.flow_runs import flow_run_order_by
 
-    statement = (
-        select(flow_run)
-        .where(_selection(flows, runs, connection.dialect.name))
-        .order_by(*flow_run_order_by(sort))
-        .offset(offset)
-        .limit(limit)
+    pairs = FLOW_RUNS.read_with_states(
+        connection,
+        _selection(flows, runs, connection.dialect.name),
+        flow_run_order_by(sort),
+        offset=offset,
+        limit=limit,
     )
-    rows = [dict(row) for row in connection.execute(statement).mappings()]
-    return with_states(connection, rows, now)
+    return [_shown(run, state, now) for run, state in pairs]
 
 
 def count_flow_runs(
@@ -385,8 +384,7 @@ def resume_flow_run(
 
     ``run_input`` is stored under the key the pause asked for (``run_input_keyset``).
     """
-    run = _load(connection, run_id, for_update=True)
-    current = _current_state(connection, run)
+    run, current = FLOW_RUNS.load_with_state(connection, run_id, for_update=True)
     shown = wire_state(current)
     if current is None or current["type"] != "PAUSED":
         return SetStateOutcome(
@@ -419,4 +417,7 @@ def resume_flow_run(
         proposal = StateCreate(type="SCHEDULED", name="Resuming")
     else:
         proposal = StateCreate(type="RUNNING")
-    return _apply_state(connection, run, proposal, now=now, force=False, api_version=api_version)
+    outcome, _, _ = _apply_state(
+        connection, run, current, proposal, now=now, force=False, api_version=api_version
+    )
+    return outcome
