@@ -17,6 +17,7 @@ from sqlalchemy import (
     update,
 )
 
+from polling import wait_until_async
 from prefect_trio_server.database import Database
 from prefect_trio_server.database.migrate import HEAD_REVISION, migrate, stored_revision
 from prefect_trio_server.database.urls import parse_database_url
@@ -216,3 +217,55 @@ def test_migrations_downgrade_to_empty_and_upgrade_again(prefect_trio_settings: 
             assert inspect(connection).has_table("flow_run")
     finally:
         db.dispose()
+
+
+# -- background WAL checkpoints (SQLite) ------------------------------------------------------
+
+
+def _sqlite_file_size(database: Database) -> int:
+    path = database.url.sqlite_path
+    assert path is not None
+    return path.stat().st_size
+
+
+async def test_the_writer_leaves_wal_checkpoints_to_the_background(database: Database):
+    if not database.url.is_sqlite:
+        pytest.skip("WAL checkpoints are SQLite's")
+    pragma = text("PRAGMA wal_autocheckpoint")
+    assert await database.write(lambda c: c.execute(pragma).scalar()) == 10_000
+    # The readers' connections keep SQLite's default; only the writer defers.
+    assert await database.read(lambda c: c.execute(pragma).scalar()) == 1000
+
+
+async def test_writes_are_checkpointed_into_the_database_file_in_the_background(
+    database: Database,
+):
+    if not database.url.is_sqlite:
+        pytest.skip("WAL checkpoints are SQLite's")
+    await trio.to_thread.run_sync(database.checkpoint)
+    await database.write(lambda c: c.execute(text("CREATE TABLE blob (b TEXT)")))
+    await trio.to_thread.run_sync(database.checkpoint)
+    size_before = _sqlite_file_size(database)
+
+    def insert_blob(connection: Connection) -> None:
+        connection.execute(text("INSERT INTO blob VALUES (:b)"), {"b": "x" * 8000})
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(database.run_checkpoints)
+        for _ in range(120):  # enough transactions to make a checkpoint due at once
+            await database.write(insert_blob)
+        # Without the background checkpoint the pages would stay in the WAL: the writer
+        # does not checkpoint before 10 000 pages.
+        await wait_until_async(
+            lambda: trio.to_thread.run_sync(lambda: _sqlite_file_size(database) > size_before)
+        )
+        nursery.cancel_scope.cancel()
+    busy, frames, checkpointed = await trio.to_thread.run_sync(database.checkpoint)
+    assert (busy, frames) == (0, checkpointed)
+
+
+async def test_checkpoints_are_a_no_op_on_postgresql(database: Database):
+    if database.url.is_sqlite:
+        pytest.skip("PostgreSQL only")
+    with trio.fail_after(5):
+        await database.run_checkpoints()  # returns at once

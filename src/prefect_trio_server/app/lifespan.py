@@ -43,6 +43,7 @@ def api_lifespan(*, ephemeral: bool, webserver_only: bool) -> Lifespan:
         context = ServiceContext(settings=settings, database=database)
         try:
             async with anyio.create_task_group() as services:
+                services.start_soon(database.run_checkpoints, name="database-checkpoints")
                 start_services(
                     services,
                     selected_services(ephemeral=ephemeral, webserver_only=webserver_only),

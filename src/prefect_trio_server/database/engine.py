@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+import pydantic_core
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import QueuePool
 
@@ -40,7 +41,17 @@ logger = logging.getLogger("prefect_trio_server.database")
 _URL_SETTING = "PREFECT_API_DATABASE_CONNECTION_URL"
 
 
-def _sqlite_engine(url: str, *, pool_size: int, begin: str, busy_timeout_ms: int) -> Engine:
+# The writer copies its WAL back into the database file only as a last resort (a checkpoint
+# in the middle of a request costs it milliseconds); ``run_checkpoints`` does it in the
+# background, every ``_CHECKPOINT_EVERY`` write transactions or ``_CHECKPOINT_INTERVAL``.
+_WRITER_AUTOCHECKPOINT_PAGES = 10_000
+_CHECKPOINT_EVERY = 100
+_CHECKPOINT_INTERVAL = 2.0
+
+
+def _sqlite_engine(
+    url: str, *, pool_size: int, begin: str, busy_timeout_ms: int, autocheckpoint: int = 1000
+) -> Engine:
     engine = create_engine(
         url,
         poolclass=QueuePool,
@@ -48,6 +59,9 @@ def _sqlite_engine(url: str, *, pool_size: int, begin: str, busy_timeout_ms: int
         max_overflow=0,
         pool_timeout=busy_timeout_ms / 1000,
         connect_args={"check_same_thread": False, "isolation_level": None},
+        # JSON columns are read on every row of every list: pydantic-core's parser is
+        # several times faster than the standard library's on these small documents.
+        json_deserializer=pydantic_core.from_json,
     )
 
     @event.listens_for(engine, "connect")
@@ -58,6 +72,7 @@ def _sqlite_engine(url: str, *, pool_size: int, begin: str, busy_timeout_ms: int
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
         finally:
             cursor.close()
 
@@ -81,7 +96,11 @@ class Database:
             self._prepare_sqlite_file()
             busy_ms = int(max(timeout, 5.0) * 1000)
             self.write_engine = _sqlite_engine(
-                self.url.url, pool_size=1, begin="BEGIN IMMEDIATE", busy_timeout_ms=busy_ms
+                self.url.url,
+                pool_size=1,
+                begin="BEGIN IMMEDIATE",
+                busy_timeout_ms=busy_ms,
+                autocheckpoint=_WRITER_AUTOCHECKPOINT_PAGES,
             )
             self.read_engine = _sqlite_engine(
                 self.url.url, pool_size=readers, begin="BEGIN", busy_timeout_ms=busy_ms
@@ -103,6 +122,8 @@ class Database:
         # Our limiters decide how many transactions run; this one only keeps our thread
         # calls off anyio's default limiter, shared with everything else in the process.
         self._thread_limiter = anyio.CapacityLimiter(readers + writers)
+        self._writes_since_checkpoint = 0
+        self._checkpoint_due = anyio.Event()
 
     @property
     def dialect(self) -> str:
@@ -134,7 +155,11 @@ class Database:
         The transaction commits when ``work`` returns and rolls back if it raises: a
         request's writes land whole or not at all.
         """
-        return await self._run(self.write_engine, self.write_limiter, work)
+        result = await self._run(self.write_engine, self.write_limiter, work)
+        self._writes_since_checkpoint += 1
+        if self._writes_since_checkpoint >= _CHECKPOINT_EVERY:
+            self._checkpoint_due.set()
+        return result
 
     async def _run(
         self, engine: Engine, limiter: anyio.CapacityLimiter, work: Callable[[Connection], T]
@@ -151,6 +176,42 @@ class Database:
             return await anyio.to_thread.run_sync(in_thread, limiter=self._thread_limiter)
         finally:
             limiter.release()
+
+    # -- WAL checkpoints (SQLite) ---------------------------------------------------------
+
+    async def run_checkpoints(self) -> None:
+        """Copy the SQLite WAL into the database file in the background, until cancelled.
+
+        A passive checkpoint on a connection of its own: it never blocks the writer or the
+        readers, and the writer's own (inline) checkpoint only runs if this one falls far
+        behind. Nothing to do on PostgreSQL.
+        """
+        if not self.url.is_sqlite:
+            return
+        while True:
+            with anyio.move_on_after(_CHECKPOINT_INTERVAL):
+                await self._checkpoint_due.wait()
+            if self._writes_since_checkpoint == 0:
+                continue
+            self._writes_since_checkpoint = 0
+            self._checkpoint_due = anyio.Event()
+            try:
+                await anyio.to_thread.run_sync(self.checkpoint, limiter=self._thread_limiter)
+            except Exception:
+                logger.warning("WAL checkpoint failed; the writer will catch up", exc_info=True)
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """``PRAGMA wal_checkpoint(PASSIVE)`` (blocking): (busy, WAL frames, checkpointed)."""
+        raw = self.read_engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                busy, frames, done = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+        return int(busy), int(frames), int(done)
 
     # -- lifecycle ------------------------------------------------------------------------
 

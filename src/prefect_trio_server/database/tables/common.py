@@ -28,8 +28,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def object_columns() -> list[Column[Any]]:
-    """``id``, ``created`` and ``updated``: every object table starts with these."""
+def object_columns(*, index_updated: bool = True) -> list[Column[Any]]:
+    """``id``, ``created`` and ``updated``: every object table starts with these.
+
+    Tables written on every state change (states, events, logs) leave ``updated`` without
+    an index: no query sorts or filters them by it, and each index costs every insert a
+    page write.
+    """
     return [
         Column("id", Uuid, primary_key=True, default=uuid.uuid4),
         Column("created", Timestamp, nullable=False, default=_now, server_default=func.now()),
@@ -40,7 +45,7 @@ def object_columns() -> list[Column[Any]]:
             default=_now,
             onupdate=_now,
             server_default=func.now(),
-            index=True,
+            index=index_updated,
         ),
     ]
 

@@ -10,7 +10,7 @@ from .common import Json, metadata, object_columns
 log = Table(
     "log",
     metadata,
-    *object_columns(),
+    *object_columns(index_updated=False),
     Column("name", String, nullable=False),
     Column("level", SmallInteger, nullable=False, index=True),
     # No foreign keys: logs may arrive before, or outlive, the runs they name.
@@ -24,8 +24,9 @@ log = Table(
 events = Table(
     "events",
     metadata,
-    *object_columns(),
-    Column("occurred", Timestamp, nullable=False, index=True),
+    *object_columns(index_updated=False),
+    # (occurred, id) below serves "by time" as well.
+    Column("occurred", Timestamp, nullable=False),
     Column("event", String, nullable=False),
     Column("resource_id", String, nullable=False),
     Column("resource", Json, nullable=False),
@@ -43,7 +44,7 @@ events = Table(
 event_resources = Table(
     "event_resources",
     metadata,
-    *object_columns(),
+    *object_columns(index_updated=False),
     Column("occurred", Timestamp, nullable=False, index=True),
     Column("resource_id", String, nullable=False),
     Column("resource_role", String, nullable=False),

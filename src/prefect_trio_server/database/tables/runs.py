@@ -92,15 +92,15 @@ Index(
 flow_run_state = Table(
     "flow_run_state",
     metadata,
-    *object_columns(),
+    *object_columns(index_updated=False),
     Column("flow_run_id", Uuid, ForeignKey("flow_run.id", ondelete="CASCADE"), nullable=False),
-    Column("type", String(20), nullable=False, index=True),
+    Column("type", String(20), nullable=False),
     Column("timestamp", Timestamp, nullable=False),
-    Column("name", String, nullable=False, index=True),
+    Column("name", String, nullable=False),
     Column("message", Text),
     Column("state_details", Json, nullable=False, default=dict, server_default="{}"),
     Column("data", Json),
-    Column("result_artifact_id", Uuid, index=True),
+    Column("result_artifact_id", Uuid),
     UniqueConstraint("flow_run_id", "timestamp"),
 )
 
@@ -133,15 +133,15 @@ Index("ix_task_run__next_scheduled_start_time_asc", task_run.c.next_scheduled_st
 task_run_state = Table(
     "task_run_state",
     metadata,
-    *object_columns(),
+    *object_columns(index_updated=False),
     Column("task_run_id", Uuid, ForeignKey("task_run.id", ondelete="CASCADE"), nullable=False),
-    Column("type", String(20), nullable=False, index=True),
+    Column("type", String(20), nullable=False),
     Column("timestamp", Timestamp, nullable=False),
-    Column("name", String, nullable=False, index=True),
+    Column("name", String, nullable=False),
     Column("message", Text),
     Column("state_details", Json, nullable=False, default=dict, server_default="{}"),
     Column("data", Json),
-    Column("result_artifact_id", Uuid, index=True),
+    Column("result_artifact_id", Uuid),
     UniqueConstraint("task_run_id", "timestamp"),
 )
 
