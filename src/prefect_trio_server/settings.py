@@ -221,10 +221,14 @@ class Settings(BaseSettings):
         description="Largest HTTP/2 frame payload accepted, in bytes.",
     )
     keep_alive_timeout: float = Field(
-        default=5.0,
+        default=75.0,
         gt=0,
         validation_alias=_env("PREFECT_SERVER_API_KEEPALIVE_TIMEOUT"),
-        description="Seconds an idle keep-alive connection stays open.",
+        description=(
+            "Seconds an idle keep-alive connection stays open. Longer than HTTP clients keep "
+            "an idle connection (5 s for httpx, hence Prefect's client), so that the client "
+            "closes it first: a request sent just as the server closes fails."
+        ),
     )
     graceful_timeout: float = Field(
         default=10.0,
