@@ -34,6 +34,14 @@ def test_start_serves_then_exits_cleanly_on_signal(running, sig: signal.Signals)
     assert process.wait(timeout=30) == 0
 
 
+def test_importing_the_command_line_loads_nothing_heavy() -> None:
+    # What loads later loads with the collector in its start-up mode (serving/startup_gc.py).
+    heavy = ("pydantic", "prefect_trio_server.settings", "sqlalchemy", "fastapi", "alembic")
+    code = f"import sys, prefect_trio_server.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_version_command() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "prefect_trio_server", "version"],

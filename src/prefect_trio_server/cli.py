@@ -6,13 +6,19 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any
-
-from pydantic import ValidationError
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ._version import PREFECT_VERSION, SERVER_API_VERSION, __version__
 from .errors import ConfigurationError
-from .settings import Settings, env_name
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from .settings import Settings
+
+# Importing is most of a start: the heavy modules (pydantic, the settings, the database, the
+# app) load inside ``main``, after ``startup_gc.pause_old_collections``.
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(arguments: argparse.Namespace) -> Settings:
+    from .settings import Settings
+
     overrides: dict[str, Any] = {}
     for option, field in (
         ("host", "host"),
@@ -52,6 +60,8 @@ def _settings(arguments: argparse.Namespace) -> Settings:
 
 
 def _describe(error: ValidationError) -> str:
+    from .settings import Settings, env_name
+
     problems = []
     for item in error.errors():
         field = str(item["loc"][0]) if item["loc"] else "?"
@@ -61,22 +71,40 @@ def _describe(error: ValidationError) -> str:
 
 
 def preflight(settings: Settings) -> None:
-    """Fail fast, with a one-line message, on what would stop the server from working."""
+    """Fail fast, with a one-line message, on what would stop the server from working.
+
+    A database behind ``HEAD_REVISION`` is migrated in a forked child (``serving.forked``):
+    Alembic then never loads into the server, which finds the schema current.
+    """
     from .database import Database
-    from .database.migrate import migrate
+    from .database.migrate import is_current
     from .serving.config import hypercorn_config
 
     hypercorn_config(settings)  # checks the TLS files
     database = Database(settings)
     try:
         database.check_connection()
-        if settings.database_migrate_on_start:
-            migrate(database)
+        pending = settings.database_migrate_on_start and not is_current(database)
+    finally:
+        database.dispose()
+    if pending:
+        from .serving.forked import call_in_child
+
+        call_in_child(_migrate, settings)
+
+
+def _migrate(settings: Settings) -> None:
+    from .database import Database
+    from .database.migrate import migrate
+
+    database = Database(settings)
+    try:
+        migrate(database)
     finally:
         database.dispose()
 
 
-def start(arguments: argparse.Namespace) -> int:
+def start(arguments: argparse.Namespace, on_serving: Callable[[], None] | None = None) -> int:
     settings = _settings(arguments)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -90,10 +118,12 @@ def start(arguments: argparse.Namespace) -> int:
         # Each worker builds the app from its environment: hand it the settings in force,
         # command-line overrides included.
         os.environ.update(settings.to_environment())
+        if on_serving is not None:
+            on_serving()  # this process only supervises the workers
         return run_workers(hypercorn_config(settings))
     from .serving.serve import run
 
-    run(settings, fd=arguments.fd, parent_pipe=arguments.parent_pipe)
+    run(settings, fd=arguments.fd, parent_pipe=arguments.parent_pipe, on_serving=on_serving)
     return 0
 
 
@@ -107,8 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if arguments.command is None:
         arguments = _parser().parse_args(["start", *(argv or sys.argv[1:])])
+    from .serving.startup_gc import pause_old_collections
+
+    resume_collections = pause_old_collections()
+    from pydantic import ValidationError
+
     try:
-        return start(arguments)
+        return start(arguments, on_serving=resume_collections)
     except ValidationError as exc:
         print(f"prefect-trio-server: invalid setting: {_describe(exc)}", file=sys.stderr)
         return 2
@@ -117,3 +152,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+    finally:
+        resume_collections()

@@ -24,7 +24,11 @@ Children are plain ``subprocess.Popen`` objects in both APIs: the trio side wait
 through a pidfd (``trio.lowlevel.wait_readable``), so that a child started from trio can still
 be stopped from any thread or at interpreter exit.
 
-Importing this module is cheap: the settings, httpx and trio load when a server starts.
+Startup is noticed at once: the parent's health probe connects into the listening socket's
+backlog before the child serves, and its answer arrives when the child does (a raw HTTP/1.1
+request: the parent loads no HTTP client).
+
+Importing this module is cheap: the settings and trio load only when a server starts.
 """
 
 from __future__ import annotations
@@ -47,13 +51,28 @@ if TYPE_CHECKING:
 
     from .settings import Settings
 
-from .serving.child_process import HOST, OUTPUT_TAIL_LINES, Child, listen, spawn
+from .serving.child_process import (
+    HOST,
+    OUTPUT_TAIL_LINES,
+    PROBE_ATTEMPT_SECONDS,
+    PROBE_WATCH_SECONDS,
+    Child,
+    health_request,
+    listen,
+    probe_health,
+    response_status,
+    spawn,
+)
 
 __all__ = ["SubprocessASGIServer"]
 
 _Outcome = Literal["healthy", "exited", "timeout"]
 
 DEFAULT_STARTUP_TIMEOUT = 20.0  # Prefect's default for the same setting
+# Pause between two health probes that got no 200 (the first probe usually waits for the
+# answer itself: see ``probe_health``).
+_FIRST_RETRY_DELAY = 0.01
+_LAST_RETRY_DELAY = 0.1
 PORT_RANGE = range(8000, 9000)
 # Settings the child must not take from the parent: the contract serves plain HTTP on /api.
 _DROPPED_VARIABLES = ("PREFECT_TRIO_SERVER_TLS_CERTFILE", "PREFECT_TRIO_SERVER_TLS_KEYFILE")
@@ -89,6 +108,33 @@ def _environment_startup_timeout() -> float:
 def _in_trio_run() -> bool:
     trio_module = sys.modules.get("trio")
     return trio_module is not None and bool(trio_module.lowlevel.in_trio_run())
+
+
+async def _probe_health(port: int, child: Child) -> int | None:
+    """``probe_health`` for trio (the caller's cancel scope holds the deadline)."""
+    import trio
+
+    with trio.move_on_after(PROBE_ATTEMPT_SECONDS):
+        try:
+            stream = await trio.open_tcp_stream(HOST, port)
+            async with stream:
+                await stream.send_all(health_request(port))
+                head = b""
+                while b"\r\n" not in head:
+                    data = None
+                    with trio.move_on_after(PROBE_WATCH_SECONDS):
+                        data = await stream.receive_some(4096)
+                    if data == b"":
+                        return None
+                    if data is None:
+                        if child.has_exited():
+                            return None
+                        continue
+                    head += data
+                return response_status(head)
+        except (OSError, trio.BrokenResourceError):
+            return None
+    return None
 
 
 class _IgnoredStatus:
@@ -437,52 +483,36 @@ class SubprocessASGIServer:
                 del _instances[self._key]
 
     async def _poll_health(self, child: Child, deadline: float) -> _Outcome:
-        import httpx
         import trio
 
-        url = f"{self.api_url}/health"
-        delay = 0.01
-        async with httpx.AsyncClient(trust_env=False, timeout=1.0) as client:
-            with trio.move_on_at(deadline):
-                while not child.has_exited():
-                    try:
-                        response = await client.get(url)
-                    except httpx.HTTPError:
-                        pass
-                    else:
-                        if response.status_code == 200:
-                            return "healthy"
-                    if child.has_exited():
-                        break
-                    await trio.sleep(delay)
-                    delay = min(delay * 2, 0.1)
-                return "exited"
+        assert self.port is not None
+        delay = _FIRST_RETRY_DELAY
+        with trio.move_on_at(deadline):
+            while not child.has_exited():
+                if await _probe_health(self.port, child) == 200:
+                    return "healthy"
+                if child.has_exited():
+                    break
+                await trio.sleep(delay)
+                delay = min(delay * 2, _LAST_RETRY_DELAY)
+            return "exited"
         return "timeout"
 
     def _poll_health_blocking(self, child: Child, deadline: float) -> _Outcome:
-        import httpx
-
-        url = f"{self.api_url}/health"
-        delay = 0.01
-        with httpx.Client(trust_env=False) as client:
-            while not child.has_exited():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return "timeout"
-                try:
-                    response = client.get(url, timeout=min(remaining, 1.0))
-                except httpx.HTTPError:
-                    pass
-                else:
-                    if response.status_code == 200:
-                        return "healthy"
-                if child.has_exited():
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return "timeout"
-                time.sleep(min(delay, remaining))
-                delay = min(delay * 2, 0.1)
+        assert self.port is not None
+        delay = _FIRST_RETRY_DELAY
+        while not child.has_exited():
+            if time.monotonic() >= deadline:
+                return "timeout"
+            if probe_health(self.port, child, deadline) == 200:
+                return "healthy"
+            if child.has_exited():
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, _LAST_RETRY_DELAY)
         return "exited"
 
     def _startup_error(

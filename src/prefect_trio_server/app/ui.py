@@ -19,7 +19,6 @@ import stat
 from pathlib import Path
 
 import anyio.to_thread
-import filelock
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
@@ -264,6 +263,8 @@ def prepare_ui_directory(bundle: Path, cache_dir: Path, base: str) -> bool:
     if _read_key(cache_dir) == key:
         return False
     cache_dir.parent.mkdir(parents=True, exist_ok=True)
+    import filelock  # only when a copy is made: keeps it out of most starts
+
     lock = filelock.FileLock(
         str(cache_dir.parent / f".{cache_dir.name}.lock"), timeout=_LOCK_TIMEOUT_SECONDS
     )

@@ -60,10 +60,15 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def is_current(database: Database) -> bool:
+    """Whether the schema is at ``HEAD_REVISION`` (one query; Alembic stays unloaded)."""
+    with database.read_engine.connect() as connection:
+        return stored_revision(connection) == HEAD_REVISION
+
+
 def migrate(database: Database) -> None:
     """Apply every pending migration (blocking: run it in a thread)."""
-    with database.read_engine.connect() as connection:
-        if stored_revision(connection) == HEAD_REVISION:
-            return
+    if is_current(database):
+        return
     with database.write_engine.begin() as connection:
         _upgrade(connection)

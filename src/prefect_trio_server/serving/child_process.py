@@ -22,6 +22,11 @@ from typing import IO
 HOST = "127.0.0.1"
 LISTEN_BACKLOG = 1024
 OUTPUT_TAIL_LINES = 40
+HEALTH_PATH = "/api/health"
+# A health probe waits this long for its answer before it tries a new connection...
+PROBE_ATTEMPT_SECONDS = 5.0
+# ... and meanwhile looks this often whether the child is still alive.
+PROBE_WATCH_SECONDS = 0.05
 
 
 def listen(port: int) -> socket.socket:
@@ -35,6 +40,50 @@ def listen(port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def health_request(port: int) -> bytes:
+    """``GET /api/health`` for a server on 127.0.0.1:port, one request per connection."""
+    return (
+        f"GET {HEALTH_PATH} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n"
+    ).encode("ascii")
+
+
+def response_status(head: bytes) -> int | None:
+    """The status code of an HTTP/1.1 response that starts with ``head`` (None if garbled)."""
+    parts = head.split(b"\r\n", 1)[0].split()
+    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def probe_health(port: int, child: Child, deadline: float) -> int | None:
+    """One ``GET /api/health`` on a new connection: the status code, or None.
+
+    The listening socket exists before the child starts, so the connection is taken at once
+    (into the kernel's backlog) and the answer comes as soon as the server serves: no
+    polling interval to wait out. None when the connection is refused or reset, when the
+    child exits, or when neither answer nor exit came in ``PROBE_ATTEMPT_SECONDS`` or by
+    ``deadline`` (``time.monotonic()``).
+    """
+    give_up = min(deadline, time.monotonic() + PROBE_ATTEMPT_SECONDS)
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0) as sock:
+            sock.sendall(health_request(port))
+            head = b""
+            while b"\r\n" not in head:
+                remaining = give_up - time.monotonic()
+                if remaining <= 0 or child.has_exited():
+                    return None
+                readable, _, _ = select.select([sock], [], [], min(remaining, PROBE_WATCH_SECONDS))
+                if readable:
+                    data = sock.recv(4096)
+                    if not data:
+                        return None
+                    head += data
+    except OSError:
+        return None
+    return response_status(head)
 
 
 class Child:

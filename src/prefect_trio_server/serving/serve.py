@@ -93,8 +93,17 @@ class _ReportUrls:
         self._task_status.started(self._urls)
 
 
-def run(settings: Settings, *, fd: int | None = None, parent_pipe: int | None = None) -> None:
-    """Blocking: serve in this process until a signal (or the parent's exit)."""
+def run(
+    settings: Settings,
+    *,
+    fd: int | None = None,
+    parent_pipe: int | None = None,
+    on_serving: Callable[[], None] | None = None,
+) -> None:
+    """Blocking: serve in this process until a signal (or the parent's exit).
+
+    ``on_serving`` is called once the lifespan has started and the sockets listen.
+    """
     config = hypercorn_config(settings, fd=fd)
     sockets = bind_sockets(config, settings)
     trigger: ShutdownTrigger = wait_for_shutdown_signal
@@ -104,4 +113,16 @@ def run(settings: Settings, *, fd: int | None = None, parent_pipe: int | None = 
         trigger = partial(
             wait_for_any, wait_for_shutdown_signal, partial(wait_for_parent_exit, parent_pipe)
         )
-    trio.run(partial(serve, settings, config=config, sockets=sockets, shutdown_trigger=trigger))
+    serving = partial(serve, settings, config=config, sockets=sockets, shutdown_trigger=trigger)
+    if on_serving is None:
+        trio.run(serving)
+    else:
+        trio.run(_serve_then_call, serving, on_serving)
+
+
+async def _serve_then_call(
+    serving: Callable[..., Awaitable[None]], on_serving: Callable[[], None]
+) -> None:
+    async with trio.open_nursery() as nursery:
+        await nursery.start(serving)
+        on_serving()
