@@ -230,6 +230,16 @@ class Settings(BaseSettings):
             "closes it first: a request sent just as the server closes fails."
         ),
     )
+    keep_alive_max_requests: int = Field(
+        default=0,
+        ge=0,
+        validation_alias=_env("PREFECT_TRIO_SERVER_KEEP_ALIVE_MAX_REQUESTS"),
+        description=(
+            "Requests served on one connection before the server closes it (HTTP/1.1: "
+            "`Connection: close`; HTTP/2: GOAWAY, which httpx does not retry, so streams in "
+            "flight fail). 0, the default: no limit."
+        ),
+    )
     graceful_timeout: float = Field(
         default=10.0,
         ge=0,

@@ -65,6 +65,35 @@ async def test_http1_and_h2c_prior_knowledge(tmp_path: Path) -> None:
         nursery.cancel_scope.cancel()
 
 
+async def test_a_long_lived_h2c_connection_is_never_rotated_under_its_requests(
+    tmp_path: Path,
+) -> None:
+    # Hypercorn's own default closes a connection after 1000 requests; on HTTP/2 its GOAWAY
+    # failed the requests httpx had in flight on the connection.
+    async with trio.open_nursery() as nursery:
+        url = await start_server(nursery, settings_for(tmp_path), shutdown_trigger=never)
+        statuses: list[int] = []
+        async with httpx.AsyncClient(http1=False, http2=True) as h2c:
+
+            async def many() -> None:
+                for _ in range(150):
+                    statuses.append((await h2c.get(f"{url}/api/health")).status_code)
+
+            async with trio.open_nursery() as clients:
+                for _ in range(8):
+                    clients.start_soon(many)
+        assert statuses == [200] * 1200
+        nursery.cancel_scope.cancel()
+
+
+def test_requests_per_connection_can_be_limited(tmp_path: Path) -> None:
+    from prefect_trio_server.serving.config import hypercorn_config
+
+    assert hypercorn_config(settings_for(tmp_path)).keep_alive_max_requests > 10**9
+    limited = settings_for(tmp_path, keep_alive_max_requests=500)
+    assert hypercorn_config(limited).keep_alive_max_requests == 500
+
+
 async def test_http2_over_tls_with_alpn(
     tmp_path: Path, tls_files: tuple[Path, Path], certificate_authority: trustme.CA
 ) -> None:

@@ -66,6 +66,9 @@ def hypercorn_config(settings: Settings, *, fd: int | None = None) -> Config:
     config.h2_max_concurrent_streams = settings.http2_max_concurrent_streams
     config.h2_max_inbound_frame_size = settings.http2_max_inbound_frame_size
     config.keep_alive_timeout = settings.keep_alive_timeout
+    # Hypercorn closes a connection after 1000 requests unless told otherwise; on HTTP/2 its
+    # GOAWAY fails the requests a client (httpx) has in flight on it.
+    config.keep_alive_max_requests = settings.keep_alive_max_requests or sys.maxsize
     config.graceful_timeout = settings.graceful_timeout
     config.accesslog = access_logger() if settings.access_log else None
     config.errorlog = "-"
