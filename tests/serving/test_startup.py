@@ -132,11 +132,20 @@ def test_preflight_migrates_a_new_database_without_loading_alembic(tmp_path: Pat
 
 # -- the health probe ----------------------------------------------------------------------
 class _FakeChild:
-    def __init__(self) -> None:
-        self.exited = False
+    """Counts the probe's checks on it; exits at check number ``exits_at``, if given."""
+
+    def __init__(self, exits_at: int | None = None, waiting_after: int = 2) -> None:
+        self.checks = 0
+        self.exits_at = exits_at
+        self.waiting_after = waiting_after
+        self.probe_waiting = threading.Event()
 
     def has_exited(self) -> bool:
-        return self.exited
+        self.checks += 1
+        if self.checks >= self.waiting_after:
+            # The probe checks after sending its request, then once per wait for the answer.
+            self.probe_waiting.set()
+        return self.exits_at is not None and self.checks >= self.exits_at
 
 
 def test_response_status() -> None:
@@ -151,9 +160,11 @@ def test_the_probe_waits_in_the_backlog_for_a_late_server() -> None:
     listener = listen(0)
     port = listener.getsockname()[1]
     requests: list[bytes] = []
+    child = _FakeChild()
 
     def serve_late() -> None:
-        time.sleep(0.3)  # the probe has connected and sent by now: it waits for us
+        # Accept only once the probe has sent its request and waited for an answer.
+        assert child.probe_waiting.wait(timeout=30)
         connection, _ = listener.accept()
         with connection:
             requests.append(connection.recv(4096))
@@ -162,7 +173,7 @@ def test_the_probe_waits_in_the_backlog_for_a_late_server() -> None:
     server = threading.Thread(target=serve_late)
     server.start()
     try:
-        status = probe_health(port, _FakeChild(), time.monotonic() + 10)  # type: ignore[arg-type]
+        status = probe_health(port, child, time.monotonic() + 30)  # type: ignore[arg-type]
     finally:
         server.join()
         listener.close()
@@ -173,12 +184,11 @@ def test_the_probe_waits_in_the_backlog_for_a_late_server() -> None:
 def test_the_probe_gives_up_when_the_child_exits() -> None:
     listener = listen(0)  # never accepts
     port = listener.getsockname()[1]
-    child = _FakeChild()
-    threading.Timer(0.2, lambda: setattr(child, "exited", True)).start()
+    child = _FakeChild(exits_at=3)
+    deadline = time.monotonic() + 60
     try:
-        started = time.monotonic()
-        assert probe_health(port, child, started + 10) is None  # type: ignore[arg-type]
-        assert time.monotonic() - started < 5
+        assert probe_health(port, child, deadline) is None  # type: ignore[arg-type]
+        assert child.checks == 3  # it gave up on the exit, not on the deadline
     finally:
         listener.close()
 

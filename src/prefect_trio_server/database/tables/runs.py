@@ -89,20 +89,27 @@ Index(
     postgresql_where=flow_run.c.state_type == "SCHEDULED",
 )
 
-flow_run_state = Table(
-    "flow_run_state",
-    metadata,
-    *object_columns(index_updated=False),
-    Column("flow_run_id", Uuid, ForeignKey("flow_run.id", ondelete="CASCADE"), nullable=False),
-    Column("type", String(20), nullable=False),
-    Column("timestamp", Timestamp, nullable=False),
-    Column("name", String, nullable=False),
-    Column("message", Text),
-    Column("state_details", Json, nullable=False, default=dict, server_default="{}"),
-    Column("data", Json),
-    Column("result_artifact_id", Uuid),
-    UniqueConstraint("flow_run_id", "timestamp"),
-)
+
+def _state_history(run: str) -> Table:
+    """The state history of a run table: one row per state a run of ``run`` entered."""
+    run_id = f"{run}_id"
+    return Table(
+        f"{run}_state",
+        metadata,
+        *object_columns(index_updated=False),
+        Column(run_id, Uuid, ForeignKey(f"{run}.id", ondelete="CASCADE"), nullable=False),
+        Column("type", String(20), nullable=False),
+        Column("timestamp", Timestamp, nullable=False),
+        Column("name", String, nullable=False),
+        Column("message", Text),
+        Column("state_details", Json, nullable=False, default=dict, server_default="{}"),
+        Column("data", Json),
+        Column("result_artifact_id", Uuid),
+        UniqueConstraint(run_id, "timestamp"),
+    )
+
+
+flow_run_state = _state_history("flow_run")
 
 task_run = Table(
     "task_run",
@@ -130,20 +137,7 @@ Index("ix_task_run__end_time_desc", task_run.c.end_time.desc())
 Index("ix_task_run__expected_start_time_desc", task_run.c.expected_start_time.desc())
 Index("ix_task_run__next_scheduled_start_time_asc", task_run.c.next_scheduled_start_time)
 
-task_run_state = Table(
-    "task_run_state",
-    metadata,
-    *object_columns(index_updated=False),
-    Column("task_run_id", Uuid, ForeignKey("task_run.id", ondelete="CASCADE"), nullable=False),
-    Column("type", String(20), nullable=False),
-    Column("timestamp", Timestamp, nullable=False),
-    Column("name", String, nullable=False),
-    Column("message", Text),
-    Column("state_details", Json, nullable=False, default=dict, server_default="{}"),
-    Column("data", Json),
-    Column("result_artifact_id", Uuid),
-    UniqueConstraint("task_run_id", "timestamp"),
-)
+task_run_state = _state_history("task_run")
 
 flow_run_input = Table(
     "flow_run_input",
