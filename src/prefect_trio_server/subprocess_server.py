@@ -54,13 +54,9 @@ if TYPE_CHECKING:
 from .serving.child_process import (
     HOST,
     OUTPUT_TAIL_LINES,
-    PROBE_ATTEMPT_SECONDS,
-    PROBE_WATCH_SECONDS,
     Child,
-    health_request,
     listen,
     probe_health,
-    response_status,
     spawn,
 )
 
@@ -108,33 +104,6 @@ def _environment_startup_timeout() -> float:
 def _in_trio_run() -> bool:
     trio_module = sys.modules.get("trio")
     return trio_module is not None and bool(trio_module.lowlevel.in_trio_run())
-
-
-async def _probe_health(port: int, child: Child) -> int | None:
-    """``probe_health`` for trio (the caller's cancel scope holds the deadline)."""
-    import trio
-
-    with trio.move_on_after(PROBE_ATTEMPT_SECONDS):
-        try:
-            stream = await trio.open_tcp_stream(HOST, port)
-            async with stream:
-                await stream.send_all(health_request(port))
-                head = b""
-                while b"\r\n" not in head:
-                    data = None
-                    with trio.move_on_after(PROBE_WATCH_SECONDS):
-                        data = await stream.receive_some(4096)
-                    if data == b"":
-                        return None
-                    if data is None:
-                        if child.has_exited():
-                            return None
-                        continue
-                    head += data
-                return response_status(head)
-        except (OSError, trio.BrokenResourceError):
-            return None
-    return None
 
 
 class _IgnoredStatus:
@@ -489,7 +458,13 @@ class SubprocessASGIServer:
         delay = _FIRST_RETRY_DELAY
         with trio.move_on_at(deadline):
             while not child.has_exited():
-                if await _probe_health(self.port, child) == 200:
+                # The blocking probe in a thread (it watches the child and its own time
+                # limits); abandoned, not waited for, if the deadline comes first.
+                probe_deadline = time.monotonic() + (deadline - trio.current_time())
+                status = await trio.to_thread.run_sync(
+                    probe_health, self.port, child, probe_deadline, abandon_on_cancel=True
+                )
+                if status == 200:
                     return "healthy"
                 if child.has_exited():
                     break

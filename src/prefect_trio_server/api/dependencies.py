@@ -37,10 +37,12 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 async def check_api_version(
     x_prefect_api_version: Annotated[str | None, Header()] = None,
-) -> None:
-    """Refuse clients older than the oldest API version we speak (no header: accepted)."""
+) -> tuple[int, int, int] | None:
+    """The client's API version (None: no header); clients older than the oldest API
+    version we speak are refused. FastAPI runs it once a request, for the router and for
+    the routes that ask for the version (``ApiVersionDep``)."""
     if x_prefect_api_version is None:
-        return
+        return None
     parts = x_prefect_api_version.strip().split(".")
     if len(parts) != 3 or not all(part.isdigit() for part in parts):
         raise HTTPException(
@@ -50,7 +52,7 @@ async def check_api_version(
                 f"Expected header in format 'x.y.z' but received {x_prefect_api_version!r}"
             ),
         )
-    version = tuple(int(part) for part in parts)
+    version = (int(parts[0]), int(parts[1]), int(parts[2]))
     if version < MINIMUM_API_VERSION:
         minimum = ".".join(map(str, MINIMUM_API_VERSION))
         raise HTTPException(
@@ -61,18 +63,7 @@ async def check_api_version(
                 "Upgrade your Prefect client."
             ),
         )
+    return version
 
 
-async def api_version(
-    x_prefect_api_version: Annotated[str | None, Header()] = None,
-) -> tuple[int, int, int] | None:
-    """The client's API version (None when it sent none; the header check ran already)."""
-    if x_prefect_api_version is None:
-        return None
-    parts = x_prefect_api_version.strip().split(".")
-    if len(parts) != 3 or not all(part.isdigit() for part in parts):
-        return None
-    return (int(parts[0]), int(parts[1]), int(parts[2]))
-
-
-ApiVersionDep = Annotated[tuple[int, int, int] | None, Depends(api_version)]
+ApiVersionDep = Annotated[tuple[int, int, int] | None, Depends(check_api_version)]

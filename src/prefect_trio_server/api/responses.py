@@ -29,9 +29,6 @@ class ListResponder:
     def __init__(self, model: type[M]) -> None:
         self._adapter: TypeAdapter[list[Any]] = TypeAdapter(list[model])  # type: ignore[valid-type]
 
-    def validate(self, rows: Sequence[Any]) -> list[Any]:
-        return self._adapter.validate_python(rows)
-
     def response(self, rows: Sequence[Any]) -> Response:
         content = self._adapter.dump_json(self._adapter.validate_python(rows))
         return Response(content=content, media_type=JSON)

@@ -71,25 +71,6 @@ class SetStateOutcome:
     written: bool
 
 
-def _load(connection: Connection, run_id: uuid.UUID) -> Row:
-    return FLOW_RUNS.load(connection, run_id)
-
-
-def _states_by_id(connection: Connection, runs: list[Row]) -> dict[Any, Row]:
-    """The current states of ``runs``, in one query."""
-    ids = [run["state_id"] for run in runs if run["state_id"] is not None]
-    if not ids:
-        return {}
-    rows = connection.execute(select(flow_run_state).where(flow_run_state.c.id.in_(ids)))
-    return {row.id: dict(row._mapping) for row in rows}
-
-
-def with_states(connection: Connection, runs: list[Row], now: dt.datetime) -> list[Row]:
-    """``with_state`` for many runs, their states read in one query."""
-    states = _states_by_id(connection, runs)
-    return [_shown(run, states.get(run["state_id"]), now) for run in runs]
-
-
 def with_state(connection: Connection, run: Row, now: dt.datetime) -> Row:
     """The run as the API shows it: its current state and the computed estimates."""
     return _shown(run, FLOW_RUNS.current_state(connection, run), now)
@@ -241,7 +222,8 @@ def flow_policy_to_json_default(data: FlowRunCreate) -> dict[str, Any]:
 
 
 def read_flow_run(connection: Connection, run_id: uuid.UUID, *, now: dt.datetime) -> Row:
-    return with_state(connection, _load(connection, run_id), now)
+    run, state = FLOW_RUNS.load_with_state(connection, run_id)
+    return _shown(run, state, now)
 
 
 def update_flow_run(

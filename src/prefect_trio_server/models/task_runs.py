@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, false, func, select
+from sqlalchemy import ColumnElement, Connection, delete, false, func, select
 
 from ..database.dialects import insert_for
 from ..database.tables import flow, flow_run, flow_run_state, task_run, task_run_state
@@ -31,6 +31,7 @@ from ..schemas.filters import FlowFilter, FlowRunFilter, TaskRunFilter
 from ..schemas.sorting import TaskRunSort
 from ..schemas.states import StateCreate
 from .flow_runs import SetStateOutcome
+from .run_rows import RunRows
 from .run_states import (
     details_from_json,
     proposed_state,
@@ -43,8 +44,7 @@ from .run_states import (
 
 Row = dict[str, Any]
 
-# Built once: statements given their values as parameters are compiled once and cached.
-_UPDATE_BY_ID = task_run.update().where(task_run.c.id == bindparam("run_id"))
+TASK_RUNS = RunRows(task_run, task_run_state, missing="Task run not found")
 ApiVersion = tuple[int, int, int]
 
 _TASK_RUN_COLUMNS = frozenset(task_run.c.keys())
@@ -116,40 +116,9 @@ def _flow_run_facts(connection: Connection, flow_run_id: uuid.UUID | None) -> Fl
 # -- reading --------------------------------------------------------------------------------
 
 
-def _current_state(connection: Connection, run: Row) -> Row | None:
-    if run["state_id"] is None:
-        return None
-    row = (
-        connection.execute(select(task_run_state).where(task_run_state.c.id == run["state_id"]))
-        .mappings()
-        .one_or_none()
-    )
-    return dict(row) if row is not None else None
-
-
-def _load(connection: Connection, run_id: uuid.UUID, *, for_update: bool = False) -> Row:
-    statement = select(task_run).where(task_run.c.id == run_id)
-    if for_update:
-        statement = statement.with_for_update()
-    row = connection.execute(statement).mappings().one_or_none()
-    if row is None:
-        raise ObjectNotFoundError("Task run not found")
-    return dict(row)
-
-
-def with_states(connection: Connection, runs: list[Row], now: dt.datetime) -> list[Row]:
-    """``with_state`` for many runs, their states read in one query."""
-    ids = [run["state_id"] for run in runs if run["state_id"] is not None]
-    states: dict[Any, Row] = {}
-    if ids:
-        rows = connection.execute(select(task_run_state).where(task_run_state.c.id.in_(ids)))
-        states = {row.id: dict(row._mapping) for row in rows}
-    return [_shown(run, states.get(run["state_id"]), now) for run in runs]
-
-
 def with_state(connection: Connection, run: Row, now: dt.datetime) -> Row:
     """The run as the API shows it: its current state and the computed estimates."""
-    return _shown(run, _current_state(connection, run), now)
+    return _shown(run, TASK_RUNS.current_state(connection, run), now)
 
 
 _TERMINAL = frozenset(state_type.value for state_type in TERMINAL_TYPES)
@@ -164,7 +133,8 @@ def _shown(run: Row, state: Row | None, now: dt.datetime) -> Row:
 
 
 def read_task_run(connection: Connection, run_id: uuid.UUID, *, now: dt.datetime) -> Row:
-    return with_state(connection, _load(connection, run_id), now)
+    run, state = TASK_RUNS.load_with_state(connection, run_id)
+    return _shown(run, state, now)
 
 
 # -- state changes --------------------------------------------------------------------------
@@ -173,13 +143,14 @@ def read_task_run(connection: Connection, run_id: uuid.UUID, *, now: dt.datetime
 def _apply_state(
     connection: Connection,
     run: Row,
+    current_row: Row | None,
     proposal: StateCreate,
     *,
     now: dt.datetime,
     force: bool,
     api_version: ApiVersion | None,
-) -> SetStateOutcome:
-    current_row = _current_state(connection, run)
+) -> tuple[SetStateOutcome, Row, Row | None]:
+    """Decide and write a proposed state; also return the run and its state as they are now."""
     current = state_from_row(current_row) if current_row is not None else None
     decision = decide_task_transition(
         task_run_snapshot(run, _flow_run_facts(connection, run["flow_run_id"])),
@@ -192,19 +163,21 @@ def _apply_state(
     shown: Row | None = current_row
     if decision.state is not None:
         values = state_row(decision.state, run_column="task_run_id", run_id=run["id"], now=now)
-        connection.execute(task_run_state.insert(), values)
+        TASK_RUNS.insert_state(connection, values)
         updates = {k: v for k, v in decision.updates.items() if k in _TASK_RUN_COLUMNS}
         updates.pop("empirical_policy", None)  # the task rules never change the policy
         columns = run_columns(updates, run["empirical_policy"])
         columns.update(state_id=values["id"], updated=now)
-        connection.execute(_UPDATE_BY_ID, {**columns, "run_id": run["id"]})
+        TASK_RUNS.update_run(connection, run["id"], columns)
+        run = {**run, **columns}
         shown = values
-    return SetStateOutcome(
+    outcome = SetStateOutcome(
         status=decision.status,
         state=wire_state(shown),
         details=decision.details,
         written=decision.written,
     )
+    return outcome, run, shown
 
 
 def set_task_run_state(
@@ -217,8 +190,11 @@ def set_task_run_state(
     api_version: ApiVersion | None = None,
 ) -> SetStateOutcome:
     """Orchestrate a proposed state: the run row is locked for the decision and the write."""
-    run = _load(connection, run_id, for_update=True)
-    return _apply_state(connection, run, proposal, now=now, force=force, api_version=api_version)
+    run, current = TASK_RUNS.load_with_state(connection, run_id, for_update=True)
+    outcome, _, _ = _apply_state(
+        connection, run, current, proposal, now=now, force=force, api_version=api_version
+    )
+    return outcome
 
 
 # -- create, update, delete -----------------------------------------------------------------
@@ -289,10 +265,17 @@ def create_task_run(
         if existing is None:  # pragma: no cover - a conflict implies a row
             raise ObjectNotFoundError("Task run not found")
         return with_state(connection, existing, now), False
-    run = _load(connection, run_id)
     proposal = data.state or StateCreate(type="PENDING")
-    _apply_state(connection, run, proposal, now=now, force=True, api_version=api_version)
-    return with_state(connection, _load(connection, run_id), now), True
+    _, run, state = _apply_state(
+        connection,
+        TASK_RUNS.load(connection, run_id),
+        None,
+        proposal,
+        now=now,
+        force=True,
+        api_version=api_version,
+    )
+    return _shown(run, state, now), True
 
 
 def update_task_run(
@@ -366,11 +349,10 @@ def read_task_runs(
         deployments=deployments,
         dialect=connection.dialect.name,
     )
-    statement = (
-        select(task_run).where(where).order_by(*task_run_order_by(sort)).offset(offset).limit(limit)
+    pairs = TASK_RUNS.read_with_states(
+        connection, where, task_run_order_by(sort), offset=offset, limit=limit
     )
-    rows = [dict(row) for row in connection.execute(statement).mappings()]
-    return with_states(connection, rows, now)
+    return [_shown(run, state, now) for run, state in pairs]
 
 
 def count_task_runs(

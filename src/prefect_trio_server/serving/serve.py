@@ -114,15 +114,13 @@ def run(
             wait_for_any, wait_for_shutdown_signal, partial(wait_for_parent_exit, parent_pipe)
         )
     serving = partial(serve, settings, config=config, sockets=sockets, shutdown_trigger=trigger)
-    if on_serving is None:
-        trio.run(serving)
-    else:
-        trio.run(_serve_then_call, serving, on_serving)
+    trio.run(_serve_then_call, serving, on_serving)
 
 
 async def _serve_then_call(
-    serving: Callable[..., Awaitable[None]], on_serving: Callable[[], None]
+    serving: Callable[..., Awaitable[None]], on_serving: Callable[[], None] | None
 ) -> None:
     async with trio.open_nursery() as nursery:
         await nursery.start(serving)
-        on_serving()
+        if on_serving is not None:
+            on_serving()
