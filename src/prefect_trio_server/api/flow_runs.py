@@ -17,8 +17,8 @@ from ..schemas.filters import FlowFilter, FlowRunFilter
 from ..schemas.sorting import FlowRunSort
 from ..schemas.states import OrchestrationResult, StateCreate
 from .dependencies import ApiVersionDep, DatabaseDep, SettingsDep
-from .pagination import ListBody, checked_limit, page_of
-from .responses import ListResponder, model_response
+from .pagination import ListBody, checked_limit
+from .responses import model_response, objects_page_response, objects_response
 
 router = APIRouter(prefix="/flow_runs", tags=["Flow Runs"])
 
@@ -120,9 +120,6 @@ async def read_flow_run(run_id: FlowRunId, database: DatabaseDep) -> Response:
     return model_response(FlowRun.model_validate(row))
 
 
-_FLOW_RUN_LIST = ListResponder(FlowRun)
-
-
 @router.post("/filter", response_model=list[FlowRun])
 async def read_flow_runs(
     database: DatabaseDep,
@@ -133,8 +130,8 @@ async def read_flow_runs(
     body = body or FlowRunsFilterBody()
     limit = checked_limit(body.limit, settings)
     now = _now()
-    rows = await database.read(
-        lambda connection: run_models.read_flow_runs(
+    objects = await database.read(
+        lambda connection: run_models.read_flow_run_objects(
             connection,
             flows=body.flows,
             runs=body.flow_runs,
@@ -144,7 +141,7 @@ async def read_flow_runs(
             now=now,
         )
     )
-    return _FLOW_RUN_LIST.response(rows)
+    return objects_response(objects)
 
 
 @router.post("/paginate", response_model=FlowRunPaginationResponse)
@@ -158,9 +155,9 @@ async def paginate_flow_runs(
     limit = checked_limit(body.limit, settings)
     now = _now()
 
-    def page(connection: Any) -> tuple[list[dict[str, Any]], int]:
+    def page(connection: Any) -> tuple[list[str], int]:
         count = run_models.count_flow_runs(connection, flows=body.flows, runs=body.flow_runs)
-        rows = run_models.read_flow_runs(
+        objects = run_models.read_flow_run_objects(
             connection,
             flows=body.flows,
             runs=body.flow_runs,
@@ -169,14 +166,10 @@ async def paginate_flow_runs(
             limit=limit,
             now=now,
         )
-        return rows, count
+        return objects, count
 
-    rows, count = await database.read(page)
-    return model_response(
-        FlowRunPaginationResponse.model_validate(
-            page_of(rows, count=count, limit=limit, page=body.page)
-        )
-    )
+    objects, count = await database.read(page)
+    return objects_page_response(objects, count=count, limit=limit, page=body.page)
 
 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)

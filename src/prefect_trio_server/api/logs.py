@@ -21,7 +21,7 @@ from ..schemas.core import Log
 from ..schemas.filters_task_runs import LogFilter
 from ..schemas.sorting import LogSort
 from .dependencies import DatabaseDep, SettingsDep
-from .responses import ListResponder
+from .responses import objects_response
 
 router = APIRouter(prefix="/logs", tags=["Logs"])
 
@@ -65,9 +65,6 @@ async def create_logs(logs: list[LogCreate], request: Request, database: Databas
     await database.write(lambda connection: insert_logs(connection, logs, now=now))
 
 
-_LOG_LIST = ListResponder(Log)
-
-
 @router.post("/filter", response_model=list[Log])
 async def read_logs(
     database: DatabaseDep,
@@ -88,9 +85,9 @@ async def read_logs(
     if page > maximum:
         raise InvalidRequestError(f"Invalid limit: must be less than or equal to {maximum}.")
     dialect = database.dialect
-    rows = await database.read(
+    objects = await database.read(
         lambda connection: select_logs(
             connection, log_filter=logs, sort=sort, offset=offset, limit=page, dialect=dialect
         )
     )
-    return _LOG_LIST.response(rows)
+    return objects_response(objects)

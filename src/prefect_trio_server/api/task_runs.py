@@ -19,8 +19,8 @@ from ..schemas.filters import FlowFilter, FlowRunFilter, TaskRunFilter
 from ..schemas.sorting import TaskRunSort
 from ..schemas.states import OrchestrationResult, StateCreate, StateType
 from .dependencies import ApiVersionDep, DatabaseDep, SettingsDep
-from .pagination import checked_limit, page_of
-from .responses import ListResponder, model_response
+from .pagination import checked_limit
+from .responses import objects_page_response, objects_response
 
 router = APIRouter(prefix="/task_runs", tags=["Task Runs"])
 
@@ -193,9 +193,6 @@ async def read_task_run(run_id: TaskRunId, database: DatabaseDep) -> TaskRun:
     return TaskRun.model_validate(row)
 
 
-_TASK_RUN_LIST = ListResponder(TaskRun)
-
-
 @router.post("/filter", response_model=list[TaskRun])
 async def read_task_runs(
     database: DatabaseDep,
@@ -207,12 +204,12 @@ async def read_task_runs(
     limit = checked_limit(body.limit, settings)
     now = _now()
     selection = body.selection()
-    rows = await database.read(
+    objects = await database.read(
         lambda connection: task_models.read_task_runs(
             connection, **selection, sort=body.sort, offset=body.offset, limit=limit, now=now
         )
     )
-    return _TASK_RUN_LIST.response(rows)
+    return objects_response(objects)
 
 
 @router.post("/paginate", response_model=TaskRunPaginationResponse)
@@ -227,9 +224,9 @@ async def paginate_task_runs(
     now = _now()
     selection = body.selection()
 
-    def page(connection: Any) -> tuple[list[dict[str, Any]], int]:
+    def page(connection: Any) -> tuple[list[str], int]:
         count = task_models.count_task_runs(connection, **selection)
-        rows = task_models.read_task_runs(
+        objects = task_models.read_task_runs(
             connection,
             **selection,
             sort=body.sort,
@@ -237,11 +234,10 @@ async def paginate_task_runs(
             limit=limit,
             now=now,
         )
-        return rows, count
+        return objects, count
 
-    rows, count = await database.read(page)
-    paged = page_of(rows, count=count, limit=limit, page=body.page)
-    return model_response(TaskRunPaginationResponse.model_validate(paged))
+    objects, count = await database.read(page)
+    return objects_page_response(objects, count=count, limit=limit, page=body.page)
 
 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)

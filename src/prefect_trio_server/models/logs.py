@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
 from ..database.filters.logs import log_filter_clause, log_order_by
+from ..database.json_rows import JsonObject
 from ..database.tables import log
 from ..schemas.actions import LogCreate
+from ..schemas.core import Log
 from ..schemas.filters_task_runs import LogFilter
 from ..schemas.sorting import LogSort
 
@@ -63,13 +64,17 @@ def read_logs(
     offset: int,
     limit: int,
     dialect: str,
-) -> list[dict[str, Any]]:
-    """The page of logs that ``log_filter`` selects, in ``sort`` order, as row mappings."""
+) -> list[str]:
+    """The page of logs that ``log_filter`` selects, in ``sort`` order, as the API's JSON."""
     statement = (
-        select(log)
+        select(_LOG_OBJECT.expression(connection.dialect))
+        .select_from(log)
         .where(log_filter_clause(log_filter, dialect))
         .order_by(*log_order_by(sort))
         .offset(offset)
         .limit(limit)
     )
-    return [dict(row) for row in connection.execute(statement).mappings()]
+    return list(connection.execute(statement).scalars())
+
+
+_LOG_OBJECT = JsonObject.of_model(Log, log)

@@ -169,18 +169,38 @@ def shown_run(
     *,
     still_late: Callable[[str | None], bool],
 ) -> dict[str, Any]:
-    """A run row as the API shows it: its current state and the computed estimates.
-
-    ``estimated_run_time`` adds the current RUNNING stretch to ``total_run_time``;
-    ``estimated_start_time_delta`` is how late the run started, or, if it has not started and
-    ``still_late(state_type)``, how late it is now.
-    """
+    """A run row as the API shows it: its current state and the computed estimates."""
     shown = dict(run)
     shown["state"] = wire_state(state)
+    run_time, lateness = run_estimates(run, now, still_late=still_late)
+    shown["estimated_run_time"] = run_time
+    shown["estimated_start_time_delta"] = lateness
+    return shown
+
+
+ESTIMATE_INPUTS = (
+    "state_type",
+    "state_timestamp",
+    "total_run_time",
+    "expected_start_time",
+    "start_time",
+)
+"""The run columns :func:`run_estimates` reads."""
+
+
+def run_estimates(
+    run: Mapping[Any, Any], now: dt.datetime, *, still_late: Callable[[str | None], bool]
+) -> tuple[float, float]:
+    """A run's ``estimated_run_time`` and ``estimated_start_time_delta`` at ``now``.
+
+    The run time adds the current RUNNING stretch to ``total_run_time``; the delta is how
+    late the run started, or, if it has not started and ``still_late(state_type)``, how late
+    it is now.
+    """
     running_for = 0.0
     if run["state_type"] == "RUNNING" and run["state_timestamp"] is not None:
         running_for = max(0.0, (now - run["state_timestamp"]).total_seconds())
-    shown["estimated_run_time"] = (run["total_run_time"] or 0.0) + running_for
+    run_time = (run["total_run_time"] or 0.0) + running_for
     lateness = 0.0
     expected = run["expected_start_time"]
     if expected is not None:
@@ -189,5 +209,4 @@ def shown_run(
             lateness = max(0.0, (started - expected).total_seconds())
         elif still_late(run["state_type"]):
             lateness = max(0.0, (now - expected).total_seconds())
-    shown["estimated_start_time_delta"] = lateness
-    return shown
+    return run_time, lateness

@@ -26,11 +26,13 @@ from ..orchestration import (
     decide_task_transition,
 )
 from ..schemas.actions import TaskRunCreate, TaskRunUpdate
+from ..schemas.core import TaskRun
 from ..schemas.core import TaskRunPolicy as WireTaskRunPolicy
 from ..schemas.filters import FlowFilter, FlowRunFilter, TaskRunFilter
 from ..schemas.sorting import TaskRunSort
 from ..schemas.states import StateCreate
 from .flow_runs import SetStateOutcome
+from .run_pages import RunPages
 from .run_rows import RunRows
 from .run_states import (
     details_from_json,
@@ -130,6 +132,9 @@ def _task_run_still_late(state_type: str | None) -> bool:
 
 def _shown(run: Row, state: Row | None, now: dt.datetime) -> Row:
     return shown_run(run, state, now, still_late=_task_run_still_late)
+
+
+_TASK_RUN_PAGES = RunPages(TASK_RUNS, TaskRun, still_late=_task_run_still_late)
 
 
 def read_task_run(connection: Connection, run_id: uuid.UUID, *, now: dt.datetime) -> Row:
@@ -339,7 +344,8 @@ def read_task_runs(
     offset: int,
     limit: int,
     now: dt.datetime,
-) -> list[Row]:
+) -> list[str]:
+    """The page of task runs the filters select, as the JSON objects of the API's task runs."""
     from ..database.filters.task_runs import task_run_order_by
 
     where = _selection(
@@ -349,10 +355,9 @@ def read_task_runs(
         deployments=deployments,
         dialect=connection.dialect.name,
     )
-    pairs = TASK_RUNS.read_with_states(
-        connection, where, task_run_order_by(sort), offset=offset, limit=limit
+    return _TASK_RUN_PAGES.read(
+        connection, where, task_run_order_by(sort), offset=offset, limit=limit, now=now
     )
-    return [_shown(run, state, now) for run, state in pairs]
 
 
 def count_task_runs(

@@ -21,6 +21,7 @@ queries that already select from those tables without being correlated to them b
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Collection
 from typing import Any
@@ -258,8 +259,9 @@ def flow_run_filter_clause(criteria: FlowRunFilter | None, dialect: str) -> Colu
     return combine(clauses, criteria.operator)
 
 
-def flow_run_order_by(sort: FlowRunSort) -> list[ColumnElement[Any]]:
-    """ORDER BY for ``sort``, with the id as a tie-breaker so pages are stable.
+@functools.cache
+def flow_run_order_by(sort: FlowRunSort) -> tuple[ColumnElement[Any], ...]:
+    """ORDER BY for ``sort``, with the id as a tie-breaker so pages are stable (built once).
 
     NULLs sort last in every direction, on SQLite and PostgreSQL alike: runs that have not
     started (or ended, or been scheduled) come after those that have.
@@ -286,4 +288,4 @@ def flow_run_order_by(sort: FlowRunSort) -> list[ColumnElement[Any]]:
         ],
         FlowRunSort.END_TIME_DESC: [c.end_time.desc().nulls_last(), c.id.desc()],
     }
-    return orders[FlowRunSort(sort)]
+    return tuple(orders[FlowRunSort(sort)])

@@ -11,6 +11,7 @@ Semantics as in :mod:`.flow_runs` (Prefect's). Particular to task runs:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, literal, select, true
@@ -135,8 +136,9 @@ def task_run_filter_clause(criteria: TaskRunFilter | None, dialect: str) -> Colu
     return combine(clauses, criteria.operator)
 
 
-def task_run_order_by(sort: TaskRunSort) -> list[ColumnElement[Any]]:
-    """ORDER BY for ``sort``, with the id as a tie-breaker so pages are stable.
+@functools.cache
+def task_run_order_by(sort: TaskRunSort) -> tuple[ColumnElement[Any], ...]:
+    """ORDER BY for ``sort``, with the id as a tie-breaker so pages are stable (built once).
 
     NULLs sort last in every direction, on SQLite and PostgreSQL alike. ``DURATION_*`` is
     ``total_run_time``.
@@ -162,4 +164,4 @@ def task_run_order_by(sort: TaskRunSort) -> list[ColumnElement[Any]]:
         TaskRunSort.DURATION_ASC: [c.total_run_time.asc(), c.id.asc()],
         TaskRunSort.DURATION_DESC: [c.total_run_time.desc(), c.id.desc()],
     }
-    return orders[TaskRunSort(sort)]
+    return tuple(orders[TaskRunSort(sort)])

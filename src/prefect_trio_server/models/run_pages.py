@@ -1,0 +1,80 @@
+"""Pages of runs with their current states, as the JSON objects the API answers.
+
+The database writes each run's object, its current state nested in it (see
+:mod:`..database.json_rows`). Only the two estimates that depend on the time of the request
+are added here, from the columns they need (:func:`.run_states.run_estimates`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Connection, select
+
+from ..database.json_rows import JsonObject
+from ..schemas.states import State
+from .run_rows import RunRows
+from .run_states import ESTIMATE_INPUTS, run_estimates
+
+_ESTIMATES = frozenset({"estimated_run_time", "estimated_start_time_delta"})
+
+
+class RunPages:
+    """Reads pages of one run table (``rows``) as ``model``'s JSON."""
+
+    def __init__(
+        self,
+        rows: RunRows,
+        model: type[BaseModel],
+        *,
+        still_late: Callable[[str | None], bool],
+        computed: Mapping[str, ColumnElement[Any] | None] | None = None,
+    ) -> None:
+        runs, states = rows.runs, rows.states
+        state = JsonObject.of_model(State, states, present_when=states.c.id.is_not(None))
+        self._object = JsonObject.of_model(
+            model,
+            runs,
+            computed={"state": state, **(computed or {})},
+            added_later=_ESTIMATES,
+        )
+        self._source = runs.outerjoin(states, states.c.id == runs.c.state_id)
+        self._estimate_inputs = [runs.c[name] for name in ESTIMATE_INPUTS]
+        self._still_late = still_late
+
+    def read(
+        self,
+        connection: Connection,
+        where: ColumnElement[bool],
+        order_by: Sequence[ColumnElement[Any]],
+        *,
+        offset: int,
+        limit: int,
+        now: dt.datetime,
+    ) -> list[str]:
+        """The JSON objects of the page ``where``/``order_by``/``offset``/``limit`` selects."""
+        statement = (
+            select(
+                self._object.expression(connection.dialect).label("object"),
+                *self._estimate_inputs,
+            )
+            .select_from(self._source)
+            .where(where)
+            .order_by(*order_by)
+            .offset(offset)
+            .limit(limit)
+        )
+        objects: list[str] = []
+        for row in connection.execute(statement).mappings():
+            run_time, lateness = run_estimates(row, now, still_late=self._still_late)
+            objects.append(
+                f'{row["object"][:-1]},"estimated_run_time":{run_time!r},'
+                f'"estimated_start_time_delta":{lateness!r}}}'
+            )
+        return objects
+
+
+__all__ = ["RunPages"]

@@ -1,0 +1,219 @@
+"""List routes answer with JSON the database writes: it must be exactly what the models write.
+
+Every object a ``/filter`` or ``/paginate`` route returns is compared with the same object read
+alone (``GET /<kind>/{id}``, answered through the pydantic models) and with its own
+round-trip through the response model, on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from prefect_trio_server.database.json_rows import JsonObject
+from prefect_trio_server.database.tables import log
+from prefect_trio_server.schemas.core import FlowRunResponse, Log, TaskRun
+
+HEADERS = {"X-PREFECT-API-VERSION": "0.8.4"}
+ESTIMATES = ("estimated_run_time", "estimated_start_time_delta")
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
+
+
+def _at(seconds: float) -> str:
+    moment = dt.datetime(2026, 11, 25, 6, 0, 0, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def _post(client: httpx.AsyncClient, path: str, body: Any) -> dict[str, Any]:
+    response = await client.post(path, json=body, headers=HEADERS)
+    assert response.status_code in (200, 201), response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def _seed(client: httpx.AsyncClient) -> None:
+    """Runs in many shapes: every state kind, odd text, nested JSON, nulls and not."""
+    flow = await _post(client, "/flows/", {"name": "pages", "tags": ["a"]})
+    shapes: list[dict[str, Any]] = [
+        {"state": None},
+        {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": _at(-30)}}},
+        {"state": {"type": "PENDING", "message": 'quote " and \\ and \n and é ✓'}},
+        {
+            "name": "ünïcode-run ✓",
+            "parameters": {"nested": {"list": [1, 2.5, None, True, "x"]}, "ß": "ö"},
+            "context": {"k": [{"deep": {}}]},
+            "tags": ["t1", "t-2"],
+            "labels": {"team": "data", "n": 3, "flag": True},
+            "idempotency_key": "key-1",
+            "flow_version": "1.0",
+            "work_queue_name": "q",
+            "job_variables": {"image": "python:3.11", "env": {"A": "1"}},
+            "empirical_policy": {"retries": 2, "retry_delay": 5},
+            "state": {"type": "PENDING"},
+        },
+    ]
+    for shape in shapes:
+        state = shape.pop("state")
+        body = {"flow_id": flow["id"], **shape}
+        if state is not None:
+            body["state"] = state
+        await _post(client, "/flow_runs/", body)
+    for final in ("COMPLETED", "FAILED", "CANCELLED"):
+        run = await _post(client, "/flow_runs/", {"flow_id": flow["id"]})
+        for state_type in ("PENDING", "RUNNING", final):
+            state: dict[str, Any] = {"type": state_type}
+            if state_type == final:
+                state |= {"message": f"ended {final}", "data": {"type": "x", "n": [1, 2]}}
+            await _post(client, f"/flow_runs/{run['id']}/set_state", {"state": state})
+    running = await _post(client, "/flow_runs/", {"flow_id": flow["id"]})
+    for state_type in ("PENDING", "RUNNING"):
+        await _post(client, f"/flow_runs/{running['id']}/set_state", {"state": {"type": state_type}})
+
+    task_shapes: list[dict[str, Any]] = [
+        {"flow_run_id": None, "task_key": "orphan", "dynamic_key": "0"},
+        {
+            "flow_run_id": running["id"],
+            "task_key": "rich",
+            "dynamic_key": "1",
+            "cache_key": "c-1",
+            "cache_expiration": _at(3600.5),
+            "task_version": "v2",
+            "tags": ["x"],
+            "labels": {"l": 1},
+            "empirical_policy": {"retries": 1, "retry_delay": [1, 2], "retry_jitter_factor": 0.5},
+            "task_inputs": {
+                "a": [{"input_type": "task_run", "id": str(uuid.uuid4())}],
+                "b": [{"input_type": "parameter", "name": "p"}],
+                "c": [{"input_type": "constant", "type": "int"}],
+            },
+        },
+    ]
+    for shape in task_shapes:
+        task = await _post(client, "/task_runs/", shape)
+    for state_type in ("RUNNING", "COMPLETED"):
+        await _post(client, f"/task_runs/{task['id']}/set_state", {"state": {"type": state_type}})
+
+    await _post(
+        client,
+        "/logs/",
+        [
+            {
+                "name": "n",
+                "level": 20,
+                "message": "whole second",
+                "timestamp": _at(0),
+                "flow_run_id": running["id"],
+                "task_run_id": task["id"],
+            },
+            {
+                "name": "n ✓",
+                "level": 40,
+                "message": 'tab\tquote"',
+                "timestamp": _at(0.000100),
+                "flow_run_id": None,
+                "task_run_id": None,
+            },
+        ],
+    )
+
+
+def _same(listed: dict[str, Any], alone: dict[str, Any]) -> None:
+    """Equal JSON, but for the estimates of a run still running (they grow with time)."""
+    assert set(listed) == set(alone)
+    for name, value in alone.items():
+        if name in ESTIMATES and alone["state_type"] not in TERMINAL:
+            assert isinstance(listed[name], float)
+            assert listed[name] == pytest.approx(value, abs=600)
+        else:
+            assert listed[name] == value, name
+
+
+def _model_writes_the_same(model: type[BaseModel], listed: dict[str, Any]) -> None:
+    assert set(listed) == set(model.model_fields)
+    assert model.model_validate(listed).model_dump(mode="json") == listed
+
+
+@pytest.fixture
+async def seeded(prefect_trio_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    await _seed(prefect_trio_client)
+    return prefect_trio_client
+
+
+@pytest.mark.parametrize("route", ["filter", "paginate"])
+async def test_flow_run_lists_match_single_reads(seeded: httpx.AsyncClient, route: str):
+    response = await seeded.post(f"/flow_runs/{route}", json={"limit": 50})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    listed = answer if route == "filter" else answer["results"]
+    if route == "paginate":
+        assert {k: v for k, v in answer.items() if k != "results"} == {
+            "count": 8,
+            "limit": 50,
+            "pages": 1,
+            "page": 1,
+        }
+    assert len(listed) == 8
+    assert {run["state_type"] for run in listed} == {
+        "SCHEDULED",
+        "PENDING",
+        "RUNNING",
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+    }
+    for run in listed:
+        alone = (await seeded.get(f"/flow_runs/{run['id']}")).json()
+        _same(run, alone)
+        _model_writes_the_same(FlowRunResponse, run)
+
+
+@pytest.mark.parametrize("route", ["filter", "paginate"])
+async def test_task_run_lists_match_single_reads(seeded: httpx.AsyncClient, route: str):
+    response = await seeded.post(f"/task_runs/{route}", json={"limit": 50})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    listed = answer if route == "filter" else answer["results"]
+    assert sorted(task["task_key"] for task in listed) == ["orphan", "rich"]
+    for task in listed:
+        alone = (await seeded.get(f"/task_runs/{task['id']}")).json()
+        _same(task, alone)
+        _model_writes_the_same(TaskRun, task)
+
+
+async def test_log_list_is_what_the_model_writes(seeded: httpx.AsyncClient):
+    listed = (await seeded.post("/logs/filter", json={"sort": "TIMESTAMP_ASC"})).json()
+    assert [entry["timestamp"] for entry in listed] == [_at(0), _at(0.0001)]
+    assert listed[0]["timestamp"] == "2026-11-25T06:00:00Z"
+    assert listed[1]["timestamp"] == "2026-11-25T06:00:00.000100Z"
+    assert listed[1]["message"] == 'tab\tquote"'
+    for entry in listed:
+        _model_writes_the_same(Log, entry)
+
+
+async def test_an_empty_page_is_an_empty_list(prefect_trio_client: httpx.AsyncClient):
+    for path in ("/flow_runs/filter", "/task_runs/filter", "/logs/filter"):
+        response = await prefect_trio_client.post(path, json={})
+        assert response.status_code == 200
+        assert response.json() == []
+    page = (await prefect_trio_client.post("/flow_runs/paginate", json={})).json()
+    assert page == {"results": [], "count": 0, "limit": 200, "pages": 0, "page": 1}
+
+
+def test_a_model_field_without_a_column_is_refused():
+    class WithExtra(Log):
+        surprise: int = 0
+
+    with pytest.raises(ValueError, match=r"WithExtra\.surprise has no column"):
+        JsonObject.of_model(WithExtra, log)
+    assert "surprise" in JsonObject.of_model(WithExtra, log, computed={"surprise": None}).fields
+
+
+def test_more_fields_than_one_call_takes_are_refused():
+    too_many = {f"field_{index}": None for index in range(51)}
+    with pytest.raises(ValueError, match="more than one JSON object call"):
+        JsonObject(too_many)
