@@ -72,7 +72,9 @@ async def _seed(client: httpx.AsyncClient) -> None:
             await _post(client, f"/flow_runs/{run['id']}/set_state", {"state": state})
     running = await _post(client, "/flow_runs/", {"flow_id": flow["id"]})
     for state_type in ("PENDING", "RUNNING"):
-        await _post(client, f"/flow_runs/{running['id']}/set_state", {"state": {"type": state_type}})
+        await _post(
+            client, f"/flow_runs/{running['id']}/set_state", {"state": {"type": state_type}}
+        )
 
     task_shapes: list[dict[str, Any]] = [
         {"flow_run_id": None, "task_key": "orphan", "dynamic_key": "0"},
@@ -144,45 +146,45 @@ async def seeded(prefect_trio_client: httpx.AsyncClient) -> httpx.AsyncClient:
     return prefect_trio_client
 
 
-@pytest.mark.parametrize("route", ["filter", "paginate"])
-async def test_flow_run_lists_match_single_reads(seeded: httpx.AsyncClient, route: str):
-    response = await seeded.post(f"/flow_runs/{route}", json={"limit": 50})
+async def _listed(client: httpx.AsyncClient, kind: str, route: str) -> list[dict[str, Any]]:
+    """The runs of one list route; a ``/paginate`` page's numbers are checked on the way."""
+    response = await client.post(f"/{kind}/{route}", json={"limit": 50})
     assert response.status_code == 200, response.text
     answer = response.json()
-    listed = answer if route == "filter" else answer["results"]
-    if route == "paginate":
-        assert {k: v for k, v in answer.items() if k != "results"} == {
-            "count": 8,
-            "limit": 50,
-            "pages": 1,
-            "page": 1,
+    if route == "filter":
+        listed: list[dict[str, Any]] = answer
+        return listed
+    numbers = {name: value for name, value in answer.items() if name != "results"}
+    count = len(answer["results"])
+    assert numbers == {"count": count, "limit": 50, "pages": 1, "page": 1}
+    results: list[dict[str, Any]] = answer["results"]
+    return results
+
+
+@pytest.mark.parametrize("route", ["filter", "paginate"])
+@pytest.mark.parametrize(
+    ("kind", "model"), [("flow_runs", FlowRunResponse), ("task_runs", TaskRun)]
+)
+async def test_run_lists_match_single_reads(
+    seeded: httpx.AsyncClient, route: str, kind: str, model: type[BaseModel]
+):
+    listed = await _listed(seeded, kind, route)
+    if kind == "flow_runs":
+        assert len(listed) == 8
+        assert {run["state_type"] for run in listed} == {
+            "SCHEDULED",
+            "PENDING",
+            "RUNNING",
+            "COMPLETED",
+            "FAILED",
+            "CANCELLED",
         }
-    assert len(listed) == 8
-    assert {run["state_type"] for run in listed} == {
-        "SCHEDULED",
-        "PENDING",
-        "RUNNING",
-        "COMPLETED",
-        "FAILED",
-        "CANCELLED",
-    }
+    else:
+        assert sorted(task["task_key"] for task in listed) == ["orphan", "rich"]
     for run in listed:
-        alone = (await seeded.get(f"/flow_runs/{run['id']}")).json()
+        alone = (await seeded.get(f"/{kind}/{run['id']}")).json()
         _same(run, alone)
-        _model_writes_the_same(FlowRunResponse, run)
-
-
-@pytest.mark.parametrize("route", ["filter", "paginate"])
-async def test_task_run_lists_match_single_reads(seeded: httpx.AsyncClient, route: str):
-    response = await seeded.post(f"/task_runs/{route}", json={"limit": 50})
-    assert response.status_code == 200, response.text
-    answer = response.json()
-    listed = answer if route == "filter" else answer["results"]
-    assert sorted(task["task_key"] for task in listed) == ["orphan", "rich"]
-    for task in listed:
-        alone = (await seeded.get(f"/task_runs/{task['id']}")).json()
-        _same(task, alone)
-        _model_writes_the_same(TaskRun, task)
+        _model_writes_the_same(model, run)
 
 
 async def test_log_list_is_what_the_model_writes(seeded: httpx.AsyncClient):
