@@ -219,3 +219,21 @@ def test_more_fields_than_one_call_takes_are_refused():
     too_many = {f"field_{index}": None for index in range(51)}
     with pytest.raises(ValueError, match="more than one JSON object call"):
         JsonObject(too_many)
+
+
+async def test_numbers_json_cannot_hold_are_stored_and_listed_as_null(
+    prefect_trio_client: httpx.AsyncClient,
+):
+    """``NaN``/``Infinity`` parse from a request body but are not JSON: stored as null."""
+    flow = await _post(prefect_trio_client, "/flows/", {"name": "nan"})
+    body = '{"flow_id": "%s", "parameters": {"x": NaN, "y": [Infinity, -Infinity], "z": 1.5}}'
+    created = await prefect_trio_client.post(
+        "/flow_runs/", content=body % flow["id"], headers={"content-type": "application/json"}
+    )
+    assert created.status_code == 201, created.text
+    expected = {"x": None, "y": [None, None], "z": 1.5}
+    assert created.json()["parameters"] == expected
+    listed = (await prefect_trio_client.post("/flow_runs/filter", json={})).json()
+    assert [run["parameters"] for run in listed] == [expected]
+    alone = (await prefect_trio_client.get(f"/flow_runs/{created.json()['id']}")).json()
+    assert alone["parameters"] == expected

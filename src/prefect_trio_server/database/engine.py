@@ -33,6 +33,7 @@ from sqlalchemy.pool import QueuePool
 
 from ..errors import ConfigurationError, ServiceUnavailableError
 from ..settings import Settings
+from .json_text import json_text
 from .urls import DatabaseURL, parse_database_url
 
 T = TypeVar("T")
@@ -62,6 +63,7 @@ def _sqlite_engine(
         # JSON columns are read on every row of every list: pydantic-core's parser is
         # several times faster than the standard library's on these small documents.
         json_deserializer=pydantic_core.from_json,
+        json_serializer=json_text,
     )
 
     @event.listens_for(engine, "connect")
@@ -115,6 +117,7 @@ class Database:
                 pool_timeout=timeout,
                 pool_pre_ping=True,
                 connect_args={"connect_timeout": max(1, int(timeout))},
+                json_serializer=json_text,
             )
             self.read_engine = self.write_engine
         self.read_limiter = anyio.CapacityLimiter(readers)

@@ -169,9 +169,4 @@ _UTC, _ISO_FORMAT = (literal_column(f"'{text}'", String) for text in ("UTC", _PG
 _TRUE, _FALSE = (literal_column(f"'{text}'", String) for text in ("true", "false"))
 
 
-def json_list(objects: list[str]) -> bytes:
-    """A JSON array of the objects (each already JSON text)."""
-    return ("[" + ",".join(objects) + "]").encode()
-
-
-__all__ = ["JsonObject", "json_list"]
+__all__ = ["JsonObject"]
