@@ -1,8 +1,8 @@
 """The REST API: one router module per Prefect resource.
 
 ``ROUTER_MODULES`` is the registry: each named module of this package has a ``router``
-(``fastapi.APIRouter``) with its own prefix and tags. Adding a resource is adding a module
-and a line here.
+(``fastapi.APIRouter``, best a ``routing.DeferredRouter``: its routes are built once, by the
+app) with its own prefix and tags. Adding a resource is adding a module and a line here.
 """
 
 from __future__ import annotations

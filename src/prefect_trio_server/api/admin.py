@@ -6,15 +6,16 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import PREFECT_VERSION
 from ..models import configuration
 from ..settings import Settings
 from .dependencies import DatabaseDep, SettingsDep
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/admin", tags=["Admin"])
+router = DeferredRouter(prefix="/admin", tags=["Admin"])
 
 SECRET = "********"
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import HTTPException, Query
 
 from ..models.csrf_tokens import issue_token
 from ..schemas.csrf import CsrfToken
 from .dependencies import DatabaseDep, SettingsDep
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/csrf-token")
+router = DeferredRouter(prefix="/csrf-token")
 
 
 @router.get("")

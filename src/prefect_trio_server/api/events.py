@@ -35,7 +35,7 @@ from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from fastapi import APIRouter, Response, WebSocket, status
+from fastapi import Response, WebSocket, status
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -44,6 +44,7 @@ from ..models.events import record_events
 from ..schemas.events import Event
 from ..settings import Settings
 from .dependencies import DatabaseDep, get_database_of
+from .routing import DeferredRouter
 
 __all__ = [
     "WEBSOCKET_AUTH_TIMEOUT",
@@ -55,7 +56,7 @@ __all__ = [
 
 logger = logging.getLogger("prefect_trio_server.api.events")
 
-router = APIRouter(prefix="/events", tags=["Events"])
+router = DeferredRouter(prefix="/events", tags=["Events"])
 
 WEBSOCKET_BATCH_SIZE = 500
 """At most this many events per write transaction."""

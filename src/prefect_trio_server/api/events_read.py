@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import Body, Path, Query, Request, Response
 from pydantic import TypeAdapter
 from sqlalchemy import Connection
 
@@ -33,10 +33,11 @@ from ..schemas.event_filters import EventFilter
 from ..schemas.event_pages import Countable, EventCount, EventPage, TimeUnit
 from .dependencies import DatabaseDep
 from .responses import model_response
+from .routing import DeferredRouter
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/events", tags=["Events"])
+router = DeferredRouter(prefix="/events", tags=["Events"])
 
 _COUNTS = TypeAdapter(list[EventCount])
 

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from pydantic import BaseModel
 
 from ..models import flow_run_graph as graphs
@@ -14,8 +14,9 @@ from ..schemas.base import DateTime
 from ..schemas.core import TaskRunResult
 from ..schemas.states import State, StateType
 from .dependencies import DatabaseDep
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/flow_runs", tags=["Flow Runs"])
+router = DeferredRouter(prefix="/flow_runs", tags=["Flow Runs"])
 
 THE_BEGINNING = dt.datetime.min.replace(tzinfo=dt.UTC)
 FlowRunId = Annotated[uuid.UUID, Path(description="The flow run id", alias="id")]

@@ -6,15 +6,16 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, status
+from fastapi import Body, Path, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from ..models import flow_run_inputs as input_models
 from ..schemas.base import DateTime
 from .dependencies import DatabaseDep
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/flow_runs", tags=["Flow Runs"])
+router = DeferredRouter(prefix="/flow_runs", tags=["Flow Runs"])
 
 FlowRunId = Annotated[uuid.UUID, Path(description="The flow run id", alias="id")]
 InputKey = Annotated[str, Path(description="The input key")]

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path
+from fastapi import Body, Path
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -17,8 +17,9 @@ from ..schemas.filters import FlowFilter, FlowRunFilter
 from ..schemas.states import SetStateStatus, State, StateCreate
 from .dependencies import ApiVersionDep, DatabaseDep
 from .pagination import ListBody
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/flow_runs", tags=["Flow Runs"])
+router = DeferredRouter(prefix="/flow_runs", tags=["Flow Runs"])
 
 
 def _now() -> dt.datetime:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from ..models import flow_runs as run_models
 from ..schemas.states import State
 from .dependencies import DatabaseDep
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/flow_run_states", tags=["Flow Run States"])
+router = DeferredRouter(prefix="/flow_run_states", tags=["Flow Run States"])
 
 
 @router.get("/{id}")

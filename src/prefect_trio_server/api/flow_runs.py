@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Response, status
+from fastapi import Body, Path, Response, status
 from pydantic import BaseModel, Field
 
 from ..models import flow_runs as run_models
@@ -19,8 +19,9 @@ from ..schemas.states import OrchestrationResult, StateCreate
 from .dependencies import ApiVersionDep, DatabaseDep, SettingsDep
 from .pagination import ListBody, checked_limit
 from .responses import model_response, objects_page_response, objects_response
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/flow_runs", tags=["Flow Runs"])
+router = DeferredRouter(prefix="/flow_runs", tags=["Flow Runs"])
 
 FlowRunId = Annotated[uuid.UUID, Path(description="The flow run id", alias="id")]
 

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Response, status
+from fastapi import Body, Path, Response, status
 from pydantic import BaseModel, Field
 
 from ..models import flows as flow_models
@@ -17,8 +17,9 @@ from ..schemas.sorting import FlowSort
 from .dependencies import DatabaseDep, SettingsDep
 from .pagination import ListBody, checked_limit, page_of
 from .responses import ListResponder, model_response
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/flows", tags=["Flows"])
+router = DeferredRouter(prefix="/flows", tags=["Flows"])
 
 
 def _now() -> dt.datetime:

@@ -9,7 +9,7 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response, status
+from fastapi import Body, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from ..database.filters.logs import LEVEL_MAX, LEVEL_MIN
@@ -22,8 +22,9 @@ from ..schemas.filters_task_runs import LogFilter
 from ..schemas.sorting import LogSort
 from .dependencies import DatabaseDep, SettingsDep
 from .responses import objects_response
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/logs", tags=["Logs"])
+router = DeferredRouter(prefix="/logs", tags=["Logs"])
 
 
 async def _request_body(request: Request) -> Any:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from .dependencies import DatabaseDep
+from .routing import DeferredRouter
 
-router = APIRouter(tags=["Root"])
+router = DeferredRouter(tags=["Root"])
 
 
 @router.get("/hello")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from ..models import task_runs as task_models
 from ..schemas.states import State
 from .dependencies import DatabaseDep
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/task_run_states", tags=["Task Run States"])
+router = DeferredRouter(prefix="/task_run_states", tags=["Task Run States"])
 
 
 @router.get("/{id}")

@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, Response, status
+from fastapi import Body, HTTPException, Path, Response, status
 from pydantic import BaseModel, Field
 
 from ..models import task_runs as task_models
@@ -21,8 +21,9 @@ from ..schemas.states import OrchestrationResult, StateCreate, StateType
 from .dependencies import ApiVersionDep, DatabaseDep, SettingsDep
 from .pagination import checked_limit
 from .responses import objects_page_response, objects_response
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/task_runs", tags=["Task Runs"])
+router = DeferredRouter(prefix="/task_runs", tags=["Task Runs"])
 
 TaskRunId = Annotated[uuid.UUID, Path(description="The task run id", alias="id")]
 

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 from pydantic import Field
 
 from ..models import ui as ui_models
@@ -16,8 +16,9 @@ from ..schemas.sorting import FlowRunSort
 from ..schemas.states import StateType
 from .dependencies import DatabaseDep
 from .pagination import ListBody
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/ui/flow_runs", tags=["Flow Runs", "UI"])
+router = DeferredRouter(prefix="/ui/flow_runs", tags=["Flow Runs", "UI"])
 
 HISTORY_MAX_LIMIT = 1000
 

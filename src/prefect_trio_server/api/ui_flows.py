@@ -6,15 +6,16 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 from pydantic import Field
 
 from ..models import ui as ui_models
 from ..schemas.base import DateTime, PrefectBaseModel
 from ..schemas.states import StateType
 from .dependencies import DatabaseDep
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/ui/flows", tags=["Flows", "UI"])
+router = DeferredRouter(prefix="/ui/flows", tags=["Flows", "UI"])
 
 FlowIds = Annotated[list[uuid.UUID], Body(embed=True, max_length=200)]
 

@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, status
+from fastapi import Body, HTTPException, Path, status
 from pydantic import Field
 
 from ..models import ui as ui_models
@@ -16,8 +16,9 @@ from ..schemas.base import PrefectBaseModel
 from ..schemas.core import TaskRun
 from ..schemas.filters import FlowFilter, FlowRunFilter, TaskRunFilter
 from .dependencies import DatabaseDep
+from .routing import DeferredRouter
 
-router = APIRouter(prefix="/ui/task_runs", tags=["Task Runs", "UI"])
+router = DeferredRouter(prefix="/ui/task_runs", tags=["Task Runs", "UI"])
 
 
 class TaskRunCount(PrefectBaseModel):

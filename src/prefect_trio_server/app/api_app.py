@@ -12,6 +12,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from .._version import PREFECT_VERSION, SERVER_API_VERSION
 from ..api import api_routers
 from ..api.dependencies import check_api_version, get_database_of
+from ..api.routing import include
 from ..database import Database
 from ..settings import Settings
 from .errors import ErrorBoundaryMiddleware, validation_exception_handler
@@ -47,7 +48,7 @@ def build_api_app(
 
     router_dependencies = [*(dependencies or []), Depends(check_api_version)]
     for router in api_routers():
-        app.include_router(router, dependencies=router_dependencies)
+        include(app, router, router_dependencies)
 
     @app.get(health_check_path, tags=["Root"])
     async def health_check() -> bool:

@@ -21,9 +21,9 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 from ...schemas.base import Operator
+from ..dialects import jsonb
 
 
 def combine(
@@ -54,7 +54,7 @@ def json_list_contains_all(column: Any, values: Sequence[str], dialect: str) -> 
     if not values:
         return true()
     if dialect == "postgresql":
-        result: ColumnElement[bool] = column.cast(JSONB).contains(list(values))
+        result: ColumnElement[bool] = column.cast(jsonb()).contains(list(values))
         return result
     return and_(*(json_list_contains_any(column, [value], dialect) for value in values))
 
@@ -64,7 +64,7 @@ def json_list_contains_any(column: Any, values: Sequence[str], dialect: str) -> 
     if not values:
         return literal(False)
     if dialect == "postgresql":
-        return or_(*(column.cast(JSONB).contains([value]) for value in values))
+        return or_(*(column.cast(jsonb()).contains([value]) for value in values))
     items = _sqlite_json_values(column)
     return exists(select(literal(1)).select_from(items).where(items.c.value.in_(list(values))))
 
@@ -72,7 +72,7 @@ def json_list_contains_any(column: Any, values: Sequence[str], dialect: str) -> 
 def json_list_is_empty(column: Any, dialect: str) -> ColumnElement[bool]:
     """The JSON list ``column`` is null or empty."""
     if dialect == "postgresql":
-        return or_(column.is_(None), func.jsonb_array_length(column.cast(JSONB)) == 0)
+        return or_(column.is_(None), func.jsonb_array_length(column.cast(jsonb())) == 0)
     return or_(column.is_(None), func.json_array_length(column) == 0)
 
 

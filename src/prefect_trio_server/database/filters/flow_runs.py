@@ -27,7 +27,6 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, literal, or_, select, true
-from sqlalchemy.dialects.postgresql import JSONB
 
 from ...errors import InvalidRequestError
 from ...schemas.base import FilterModel
@@ -38,6 +37,7 @@ from ...schemas.filters import (
     FlowRunFilterTags,
 )
 from ...schemas.sorting import FlowRunSort
+from ..dialects import jsonb
 from ..tables import flow_run, task_run
 from .common import (
     combine,
@@ -133,14 +133,14 @@ def _state_clause(criteria: FlowRunFilterState) -> ColumnElement[bool]:
 def _json_is_null(column: Any, dialect: str) -> ColumnElement[bool]:
     """``column`` is SQL NULL or the JSON ``null`` (what ``None`` is stored as)."""
     if dialect == "postgresql":
-        return or_(column.is_(None), func.jsonb_typeof(column.cast(JSONB)) == "null")
+        return or_(column.is_(None), func.jsonb_typeof(column.cast(jsonb())) == "null")
     return or_(column.is_(None), func.json_type(column) == "null")
 
 
 def _json_text(column: Any, key: str, dialect: str) -> ColumnElement[Any]:
     """The string at ``column[key]`` (NULL when missing or not an object)."""
     if dialect == "postgresql":
-        result: ColumnElement[Any] = column.cast(JSONB)[key].astext
+        result: ColumnElement[Any] = column.cast(jsonb())[key].astext
         return result
     # ``->>`` needs SQLite 3.38; json_extract returns strings unquoted as well.
     return func.json_extract(column, literal(f'$."{key}"'))

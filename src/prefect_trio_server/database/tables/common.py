@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, MetaData, Uuid, func
-from sqlalchemy.dialects.postgresql import JSONB
 
+from ..dialects import JSONBType
 from ..types import Timestamp
 
 metadata = MetaData(
@@ -20,8 +20,8 @@ metadata = MetaData(
     }
 )
 
-# JSON on SQLite, JSONB on PostgreSQL.
-Json = JSON().with_variant(JSONB(), "postgresql")
+# JSON on SQLite, JSONB on PostgreSQL (whose dialect is imported only if it is used).
+Json = JSON().with_variant(JSONBType(), "postgresql")
 
 
 def _now() -> dt.datetime:
