@@ -9,21 +9,46 @@ id: an event already stored (a client re-sending what it could not confirm, or a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 
-from ..database.dialects import insert_for
+from ..database.dialects import insert_for_dialect
+from ..database.driver_writes import DriverWrite
 from ..database.tables.logs_events import event_resources, events
-from ..schemas.events import Event, RelatedResource, Resource
+from ..schemas.events import (
+    MAXIMUM_EVENT_NAME_LENGTH,
+    MAXIMUM_LABELS_PER_RESOURCE,
+    MAXIMUM_RELATED_RESOURCES,
+    Event,
+    RelatedResource,
+    Resource,
+)
 from .task_run_recorder import record_task_run_events
 
-__all__ = ["event_resource_rows", "event_row", "record_events"]
+__all__ = ["event_resource_rows", "event_row", "record_events", "record_server_event"]
 
 # Rows per INSERT statement: well below SQLite's limit on bound parameters.
 _CHUNK = 200
+
+# Built once (per dialect): SQLAlchemy compiles a statement it has seen before from its
+# cache, instead of building and hashing a new one for every event stored.
+_INSERT_RESOURCES = DriverWrite(event_resources.insert())
+
+
+@functools.cache
+def _insert_events(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the ids actually stored."""
+    return insert_for_dialect(dialect)(events).on_conflict_do_nothing().returning(events.c.id)
+
+
+@functools.cache
+def _insert_event(dialect: str) -> DriverWrite:
+    """One event, skipped if its id is stored already (``rowcount`` tells which)."""
+    return DriverWrite(insert_for_dialect(dialect)(events).on_conflict_do_nothing())
 
 
 def event_row(event: Event, *, received: dt.datetime, now: dt.datetime) -> dict[str, Any]:
@@ -91,16 +116,85 @@ def record_events(
         unique.setdefault(event.id, event)
     if not unique:
         return []
-    insert = insert_for(connection)
     received_at = received if received is not None else now
     rows = [event_row(event, received=received_at, now=now) for event in unique.values()]
     inserted: set[uuid.UUID] = set()
-    statement = insert(events).on_conflict_do_nothing().returning(events.c.id)
+    statement = _insert_events(connection.dialect.name)
     for chunk in _chunks(rows):
         inserted.update(connection.execute(statement, list(chunk)).scalars())
     new_events = [event for event in unique.values() if event.id in inserted]
     resource_rows = [row for event in new_events for row in event_resource_rows(event, now=now)]
     for chunk in _chunks(resource_rows):
-        connection.execute(event_resources.insert(), list(chunk))
+        _INSERT_RESOURCES.execute(connection, chunk)
     record_task_run_events(connection, new_events, now=now)
     return new_events
+
+
+def _within_limits(event: Mapping[str, Any]) -> bool:
+    """True when ``event`` passes the limits :class:`Event` checks on its sizes."""
+    related: Sequence[Mapping[str, str]] = event["related"]
+    return (
+        len(event["event"]) <= MAXIMUM_EVENT_NAME_LENGTH
+        and len(related) <= MAXIMUM_RELATED_RESOURCES
+        and len(event["resource"]) <= MAXIMUM_LABELS_PER_RESOURCE
+        and all(len(labels) <= MAXIMUM_LABELS_PER_RESOURCE for labels in related)
+    )
+
+
+def record_server_event(
+    connection: Connection, event: Mapping[str, Any], *, now: dt.datetime
+) -> None:
+    """Store an event the server built from its own rows (received and recorded ``now``).
+
+    ``event`` is JSON-ready data, as :func:`..events.flow_run_state_event` returns it: every
+    label a non-empty-keyed string, the resource ids and related roles set. Such an event
+    needs none of what validating it as an :class:`Event` does (turning label values into
+    strings, checking ids and roles), so its rows are written straight from the data: the
+    same rows :func:`record_events` would write, for about half the time. An event over one
+    of :class:`Event`'s size limits takes the validating path, and fails as it would there.
+    The server's events are never task-run events: the task-run recorder has nothing to do.
+    """
+    if not _within_limits(event):
+        record_events(connection, [Event.model_validate(event)], now=now)
+        return
+    event_id = uuid.UUID(event["id"])
+    occurred = dt.datetime.fromisoformat(event["occurred"]).astimezone(dt.UTC)
+    resource: dict[str, str] = dict(event["resource"])
+    related: list[dict[str, str]] = [dict(labels) for labels in event["related"]]
+    follows = event["follows"]
+    row = {
+        "id": event_id,
+        "created": now,
+        "updated": now,
+        "occurred": occurred,
+        "event": event["event"],
+        "resource_id": resource["prefect.resource.id"],
+        "resource": resource,
+        "related_resource_ids": [labels["prefect.resource.id"] for labels in related],
+        "related": related,
+        "payload": dict(event["payload"]),
+        "received": now,
+        "recorded": now,
+        "follows": uuid.UUID(follows) if follows is not None else None,
+    }
+    if _insert_event(connection.dialect.name).execute(connection, row) == 0:
+        return  # stored already: its resources were stored with it
+    roles = ["", *(labels["prefect.resource.role"] for labels in related)]
+    resource_rows = [
+        {
+            "id": uuid.uuid4(),
+            "created": now,
+            "updated": now,
+            "occurred": occurred,
+            "resource_id": labels["prefect.resource.id"],
+            "resource_role": role,
+            "resource": {
+                key: value
+                for key, value in labels.items()
+                if key != "prefect.resource.id" and key != "prefect.resource.role"
+            },
+            "event_id": event_id,
+        }
+        for labels, role in zip((resource, *related), roles, strict=True)
+    ]
+    _INSERT_RESOURCES.execute(connection, resource_rows)

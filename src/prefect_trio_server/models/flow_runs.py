@@ -44,9 +44,15 @@ ApiVersion = tuple[int, int, int]
 FLOW_RUNS = RunRows(flow_run, flow_run_state, missing="Flow run not found")
 
 # Built once: statements given their values as parameters are compiled once and cached.
-_FLOW_EXISTS = select(flow.c.id).where(flow.c.id == bindparam("flow_id"))
 _FLOW_FOR_EVENT = select(flow.c.id, flow.c.name, flow.c.tags).where(
     flow.c.id == bindparam("flow_id")
+)
+# A transition's run, its state and the flow its event names, in one query.
+_FLOW_PREFIX = "flow__"
+_LOCK_WITH_FLOW = FLOW_RUNS.locked_with_state_and(
+    flow,
+    flow.c.id == flow_run.c.flow_id,
+    *(flow.c[name].label(_FLOW_PREFIX + name) for name in ("id", "name", "tags")),
 )
 _BY_IDEMPOTENCY_KEY = select(flow_run).where(
     flow_run.c.flow_id == bindparam("flow_id"),
@@ -95,10 +101,21 @@ _FLOW_RUN_PAGES = RunPages(
 )
 
 
+def _load_for_transition(
+    connection: Connection, run_id: uuid.UUID
+) -> tuple[Row, Row | None, Row | None]:
+    """The run (locked), its current state and its flow's ``id``, ``name`` and ``tags``."""
+    run, state, row = FLOW_RUNS.load_with_state_and(connection, _LOCK_WITH_FLOW, run_id)
+    if row[_FLOW_PREFIX + "id"] is None:
+        return run, state, None
+    return run, state, {name: row[_FLOW_PREFIX + name] for name in ("id", "name", "tags")}
+
+
 def _apply_state(
     connection: Connection,
     run: Row,
     current_row: Row | None,
+    flow_row: Row | None,
     proposal: StateCreate,
     *,
     now: dt.datetime,
@@ -123,7 +140,7 @@ def _apply_state(
         columns.update(state_id=values["id"], updated=now)
         FLOW_RUNS.update_run(connection, run["id"], columns)
         run = {**run, **columns}
-        _record_state_event(connection, run, values, current_row, now=now)
+        _record_state_event(connection, run, values, current_row, flow_row, now=now)
         if run["parent_task_run_id"] is not None:
             _mirror_onto_parent_task(connection, run, values, now=now)
         shown = values
@@ -163,19 +180,16 @@ def _record_state_event(
     run: Row,
     state: Row,
     previous: Row | None,
+    flow_row: Row | None,
     *,
     now: dt.datetime,
 ) -> None:
     """Store the ``prefect.flow-run.<State>`` event of a transition, in the same transaction."""
     from ..events.flow_run_events import flow_run_state_event
-    from ..schemas.events import Event
-    from .events import record_events
+    from .events import record_server_event
 
-    flow_row = connection.execute(_FLOW_FOR_EVENT, {"flow_id": run["flow_id"]}).mappings().first()
-    event = flow_run_state_event(
-        run, state, previous, dict(flow_row) if flow_row else None, now=now
-    )
-    record_events(connection, [Event.model_validate(event)], now=now)
+    event = flow_run_state_event(run, state, previous, flow_row, now=now)
+    record_server_event(connection, event, now=now)
 
 
 def create_flow_run(
@@ -189,7 +203,8 @@ def create_flow_run(
 
     With an ``idempotency_key`` already used for the flow, the existing run is returned.
     """
-    if connection.execute(_FLOW_EXISTS, {"flow_id": data.flow_id}).first() is None:
+    flow_row = connection.execute(_FLOW_FOR_EVENT, {"flow_id": data.flow_id}).mappings().first()
+    if flow_row is None:
         raise ObjectNotFoundError(f"Flow {data.flow_id} not found")
     run_id = uuid.uuid4()
     labels = {**(data.labels or {}), "prefect.flow.id": str(data.flow_id)}
@@ -222,7 +237,14 @@ def create_flow_run(
         return with_state(connection, dict(existing.one()), now), False
     proposal = data.state or StateCreate(type="PENDING")
     _, run, state = _apply_state(
-        connection, dict(inserted), None, proposal, now=now, force=True, api_version=api_version
+        connection,
+        dict(inserted),
+        None,
+        dict(flow_row),
+        proposal,
+        now=now,
+        force=True,
+        api_version=api_version,
     )
     return _shown(run, state, now), True
 
@@ -277,9 +299,9 @@ def set_flow_run_state(
     api_version: ApiVersion | None = None,
 ) -> SetStateOutcome:
     """Orchestrate a proposed state: the run row is locked for the decision and the write."""
-    run, current = FLOW_RUNS.load_with_state(connection, run_id, for_update=True)
+    run, current, flow_row = _load_for_transition(connection, run_id)
     outcome, _, _ = _apply_state(
-        connection, run, current, proposal, now=now, force=force, api_version=api_version
+        connection, run, current, flow_row, proposal, now=now, force=force, api_version=api_version
     )
     return outcome
 
@@ -401,7 +423,7 @@ def resume_flow_run(
 
     ``run_input`` is stored under the key the pause asked for (``run_input_keyset``).
     """
-    run, current = FLOW_RUNS.load_with_state(connection, run_id, for_update=True)
+    run, current, flow_row = _load_for_transition(connection, run_id)
     shown = wire_state(current)
     if current is None or current["type"] != "PAUSED":
         return SetStateOutcome(
@@ -435,6 +457,6 @@ def resume_flow_run(
     else:
         proposal = StateCreate(type="RUNNING")
     outcome, _, _ = _apply_state(
-        connection, run, current, proposal, now=now, force=False, api_version=api_version
+        connection, run, current, flow_row, proposal, now=now, force=False, api_version=api_version
     )
     return outcome

@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Table, bindparam, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Table, bindparam, select
 
+from ..database.driver_writes import DriverWrite
 from ..errors import ObjectNotFoundError
 
 Row = dict[str, Any]
@@ -36,6 +37,7 @@ class RunRows:
         by_id = runs.c.id == bindparam("run_id")
         self._load = select(runs).where(by_id)
         state_columns = [column.label(_STATE_PREFIX + column.name) for column in states.c]
+        self._state_labels = state_columns
         with_state = (
             select(runs, *state_columns)
             .select_from(runs.outerjoin(states, states.c.id == runs.c.state_id))
@@ -47,8 +49,9 @@ class RunRows:
         )
         self._lock_with_state = with_state.with_for_update(of=runs)
         self._state_by_id = select(states).where(states.c.id == bindparam("state_id"))
-        self._insert_state = states.insert()
-        self._update_run = runs.update().where(by_id)
+        # The two writes of every state change skip SQLAlchemy's execution on SQLite.
+        self._insert_state = DriverWrite(states.insert())
+        self._update_run = DriverWrite(runs.update().where(by_id))
         self._run_columns = tuple(runs.c.keys())
         self._state_columns = tuple((_STATE_PREFIX + c.name, c.name) for c in states.c)
 
@@ -68,6 +71,36 @@ class RunRows:
         if row is None:
             raise ObjectNotFoundError(self.missing)
         return self._split(row)
+
+    def locked_with_state_and(
+        self, table: Table, onclause: ColumnElement[bool], *columns: ColumnElement[Any]
+    ) -> Select[Any]:
+        """A locking run-and-state query that also reads ``columns`` of ``table``.
+
+        ``table`` is outer-joined on ``onclause`` (give the columns labels of their own);
+        only the run is locked. Build it once and run it with :meth:`load_with_state_and`:
+        a row the transition needs anyway comes with the run instead of in a query of its own.
+        """
+        return (
+            select(self.runs, *self._state_labels, *columns)
+            .select_from(
+                self.runs.outerjoin(
+                    self.states, self.states.c.id == self.runs.c.state_id
+                ).outerjoin(table, onclause)
+            )
+            .where(self.runs.c.id == bindparam("run_id"))
+            .with_for_update(of=self.runs)
+        )
+
+    def load_with_state_and(
+        self, connection: Connection, statement: Select[Any], run_id: uuid.UUID
+    ) -> tuple[Row, Row | None, RowMapping]:
+        """Run a :meth:`locked_with_state_and` query: the run, its state and the whole row."""
+        row = connection.execute(statement, {"run_id": run_id}).mappings().first()
+        if row is None:
+            raise ObjectNotFoundError(self.missing)
+        run, state = self._split(row)
+        return run, state, row
 
     def _split(self, row: RowMapping) -> tuple[Row, Row | None]:
         run = {name: row[name] for name in self._run_columns}
@@ -99,10 +132,10 @@ class RunRows:
         return dict(found) if found is not None else None
 
     def insert_state(self, connection: Connection, values: Mapping[str, Any]) -> None:
-        connection.execute(self._insert_state, dict(values))
+        self._insert_state.execute(connection, values)
 
     def update_run(
         self, connection: Connection, run_id: uuid.UUID, columns: Mapping[str, Any]
     ) -> None:
         """Set ``columns`` on the run (the same column names each call reuse one statement)."""
-        connection.execute(self._update_run, {**columns, "run_id": run_id})
+        self._update_run.execute(connection, {**columns, "run_id": run_id})
