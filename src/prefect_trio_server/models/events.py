@@ -24,8 +24,6 @@ from ..schemas.events import (
     MAXIMUM_LABELS_PER_RESOURCE,
     MAXIMUM_RELATED_RESOURCES,
     Event,
-    RelatedResource,
-    Resource,
 )
 from .task_run_recorder import record_task_run_events
 
@@ -53,45 +51,84 @@ def _insert_event(dialect: str) -> DriverWrite:
 
 def event_row(event: Event, *, received: dt.datetime, now: dt.datetime) -> dict[str, Any]:
     """The ``events`` row of ``event``."""
-    return {
-        "id": event.id,
-        "created": now,
-        "updated": now,
-        "occurred": event.occurred,
-        "event": event.event,
-        "resource_id": event.resource.id,
-        "resource": dict(event.resource.root),
-        "related_resource_ids": [related.id for related in event.related],
-        "related": [dict(related.root) for related in event.related],
-        "payload": event.payload,
-        "received": received,
-        "recorded": now,
-        "follows": event.follows,
-    }
-
-
-def _labels_without_id_and_role(resource: Resource) -> dict[str, str]:
-    labels = dict(resource.root)
-    labels.pop("prefect.resource.id", None)
-    labels.pop("prefect.resource.role", None)
-    return labels
+    return _event_row(
+        event_id=event.id,
+        occurred=event.occurred,
+        name=event.event,
+        resource=event.resource.root,
+        related=[related.root for related in event.related],
+        payload=event.payload,
+        follows=event.follows,
+        received=received,
+        now=now,
+    )
 
 
 def event_resource_rows(event: Event, *, now: dt.datetime) -> list[dict[str, Any]]:
     """The ``event_resources`` rows of ``event``: its resource (role ``""``) and related ones."""
-    resources: list[Resource] = [event.resource, *event.related]
+    return _resource_rows(
+        event_id=event.id,
+        occurred=event.occurred,
+        resource=event.resource.root,
+        related=[related.root for related in event.related],
+        now=now,
+    )
+
+
+_ID = "prefect.resource.id"
+_ROLE = "prefect.resource.role"
+
+
+def _event_row(
+    *,
+    event_id: uuid.UUID,
+    occurred: dt.datetime,
+    name: str,
+    resource: Mapping[str, str],
+    related: Sequence[Mapping[str, str]],
+    payload: Mapping[str, Any],
+    follows: uuid.UUID | None,
+    received: dt.datetime,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "created": now,
+        "updated": now,
+        "occurred": occurred,
+        "event": name,
+        "resource_id": resource[_ID],
+        "resource": dict(resource),
+        "related_resource_ids": [labels[_ID] for labels in related],
+        "related": [dict(labels) for labels in related],
+        "payload": dict(payload),
+        "received": received,
+        "recorded": now,
+        "follows": follows,
+    }
+
+
+def _resource_rows(
+    *,
+    event_id: uuid.UUID,
+    occurred: dt.datetime,
+    resource: Mapping[str, str],
+    related: Sequence[Mapping[str, str]],
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """The event's resource (role ``""``) and its related resources (their own role)."""
     return [
         {
             "id": uuid.uuid4(),
             "created": now,
             "updated": now,
-            "occurred": event.occurred,
-            "resource_id": resource.id,
-            "resource_role": resource.role if isinstance(resource, RelatedResource) else "",
-            "resource": _labels_without_id_and_role(resource),
-            "event_id": event.id,
+            "occurred": occurred,
+            "resource_id": labels[_ID],
+            "resource_role": labels[_ROLE] if role_labelled else "",
+            "resource": {key: value for key, value in labels.items() if key not in (_ID, _ROLE)},
+            "event_id": event_id,
         }
-        for resource in resources
+        for labels, role_labelled in ((resource, False), *((labels, True) for labels in related))
     ]
 
 
@@ -159,42 +196,23 @@ def record_server_event(
         return
     event_id = uuid.UUID(event["id"])
     occurred = dt.datetime.fromisoformat(event["occurred"]).astimezone(dt.UTC)
-    resource: dict[str, str] = dict(event["resource"])
-    related: list[dict[str, str]] = [dict(labels) for labels in event["related"]]
+    resource: Mapping[str, str] = event["resource"]
+    related: Sequence[Mapping[str, str]] = event["related"]
     follows = event["follows"]
-    row = {
-        "id": event_id,
-        "created": now,
-        "updated": now,
-        "occurred": occurred,
-        "event": event["event"],
-        "resource_id": resource["prefect.resource.id"],
-        "resource": resource,
-        "related_resource_ids": [labels["prefect.resource.id"] for labels in related],
-        "related": related,
-        "payload": dict(event["payload"]),
-        "received": now,
-        "recorded": now,
-        "follows": uuid.UUID(follows) if follows is not None else None,
-    }
+    row = _event_row(
+        event_id=event_id,
+        occurred=occurred,
+        name=event["event"],
+        resource=resource,
+        related=related,
+        payload=event["payload"],
+        follows=uuid.UUID(follows) if follows is not None else None,
+        received=now,
+        now=now,
+    )
     if _insert_event(connection.dialect.name).execute(connection, row) == 0:
         return  # stored already: its resources were stored with it
-    roles = ["", *(labels["prefect.resource.role"] for labels in related)]
-    resource_rows = [
-        {
-            "id": uuid.uuid4(),
-            "created": now,
-            "updated": now,
-            "occurred": occurred,
-            "resource_id": labels["prefect.resource.id"],
-            "resource_role": role,
-            "resource": {
-                key: value
-                for key, value in labels.items()
-                if key != "prefect.resource.id" and key != "prefect.resource.role"
-            },
-            "event_id": event_id,
-        }
-        for labels, role in zip((resource, *related), roles, strict=True)
-    ]
+    resource_rows = _resource_rows(
+        event_id=event_id, occurred=occurred, resource=resource, related=related, now=now
+    )
     _INSERT_RESOURCES.execute(connection, resource_rows)
