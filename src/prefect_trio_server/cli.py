@@ -15,6 +15,7 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from .serving.forked import ChildCall
     from .settings import Settings
 
 # Importing is most of a start: the heavy modules (pydantic, the settings, the database, the
@@ -76,6 +77,17 @@ def preflight(settings: Settings) -> None:
     A database behind ``HEAD_REVISION`` is migrated in a forked child (``serving.forked``):
     Alembic then never loads into the server, which finds the schema current.
     """
+    migration = start_preflight(settings)
+    if migration is not None:
+        migration.wait()
+
+
+def start_preflight(settings: Settings) -> ChildCall | None:
+    """:func:`preflight`, returning while the migration (if any) runs in its child.
+
+    The caller may import the server meanwhile, on the other core, but must ``wait()`` for
+    the returned call before anything opens the database.
+    """
     from .database import Database
     from .database.migrate import is_current
     from .serving.config import hypercorn_config
@@ -87,10 +99,11 @@ def preflight(settings: Settings) -> None:
         pending = settings.database_migrate_on_start and not is_current(database)
     finally:
         database.dispose()
-    if pending:
-        from .serving.forked import call_in_child
+    if not pending:
+        return None
+    from .serving.forked import start_in_child
 
-        call_in_child(_migrate, settings)
+    return start_in_child(_migrate, settings)
 
 
 def _migrate(settings: Settings) -> None:
@@ -109,7 +122,13 @@ def start(arguments: argparse.Namespace, on_serving: Callable[[], None] | None =
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    preflight(settings)
+    migration = start_preflight(settings)
+    if migration is not None:
+        # The server's modules import while the child migrates; nothing opens the database
+        # before the migration has ended.
+        from . import server  # noqa: F401
+
+        migration.wait()
     if settings.workers > 1 and arguments.fd is None:
         from hypercorn.run import run as run_workers
 

@@ -92,6 +92,43 @@ def test_what_the_child_imports_stays_out_of_the_parent() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_a_started_child_works_while_this_process_goes_on() -> None:
+    """``start_in_child`` returns at once: the child waits for a byte only the parent sends
+    after it returned (at most 10 s, then the child fails and ``wait`` says so)."""
+    code = (
+        "import os, select\n"
+        "from prefect_trio_server.serving import forked\n"
+        "def wait_for_parent(fd):\n"
+        "    ready, _, _ = select.select([fd], [], [], 10)\n"
+        "    if not ready: raise TimeoutError('the parent never wrote')\n"
+        "    assert os.read(fd, 1) == b'x'\n"
+        "def fail():\n"
+        "    raise ValueError('later')\n"
+        "assert forked.can_fork()\n"
+        "read_end, write_end = os.pipe()\n"
+        "call = forked.start_in_child(wait_for_parent, read_end)\n"
+        "os.write(write_end, b'x')\n"
+        "call.wait()\n"
+        "call.wait()\n"
+        "failing = forked.start_in_child(fail)\n"
+        "try:\n"
+        "    failing.wait()\n"
+        "except ValueError as exc:\n"
+        "    print('raised', exc)\n"
+    )
+    if not sys.platform.startswith("linux"):
+        pytest.skip("forks only on Linux")
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=environment(Path("."), PYTHONPATH=SRC),
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "raised later"
+
+
 def test_the_childs_exception_is_raised_here() -> None:
     with pytest.raises(ValueError, match="from the child"):
         forked.call_in_child(_fail, "from the child")
