@@ -123,13 +123,19 @@ def start(arguments: argparse.Namespace, on_serving: Callable[[], None] | None =
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     migration = start_preflight(settings)
+    one_process = settings.workers <= 1 or arguments.fd is not None
+    app = None
     if migration is not None:
-        # The server's modules import while the child migrates; nothing opens the database
-        # before the migration has ended.
-        from . import server  # noqa: F401
+        try:
+            if one_process:
+                # The app is built (imports, routes, schemas) while the child migrates, on
+                # the other core: building it opens no database, the lifespan does.
+                from .server import create_app
 
-        migration.wait()
-    if settings.workers > 1 and arguments.fd is None:
+                app = create_app(settings, final=True)
+        finally:
+            migration.wait()
+    if not one_process:
         from hypercorn.run import run as run_workers
 
         from .serving.config import hypercorn_config
@@ -142,7 +148,13 @@ def start(arguments: argparse.Namespace, on_serving: Callable[[], None] | None =
         return run_workers(hypercorn_config(settings))
     from .serving.serve import run
 
-    run(settings, fd=arguments.fd, parent_pipe=arguments.parent_pipe, on_serving=on_serving)
+    run(
+        settings,
+        app=app,
+        fd=arguments.fd,
+        parent_pipe=arguments.parent_pipe,
+        on_serving=on_serving,
+    )
     return 0
 
 

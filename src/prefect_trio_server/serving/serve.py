@@ -96,13 +96,15 @@ class _ReportUrls:
 def run(
     settings: Settings,
     *,
+    app: Any = None,
     fd: int | None = None,
     parent_pipe: int | None = None,
     on_serving: Callable[[], None] | None = None,
 ) -> None:
     """Blocking: serve in this process until a signal (or the parent's exit).
 
-    ``on_serving`` is called once the lifespan has started and the sockets listen.
+    ``app`` is built from ``settings`` unless given; ``on_serving`` is called once the
+    lifespan has started and the sockets listen.
     """
     config = hypercorn_config(settings, fd=fd)
     sockets = bind_sockets(config, settings)
@@ -113,7 +115,9 @@ def run(
         trigger = partial(
             wait_for_any, wait_for_shutdown_signal, partial(wait_for_parent_exit, parent_pipe)
         )
-    serving = partial(serve, settings, config=config, sockets=sockets, shutdown_trigger=trigger)
+    serving = partial(
+        serve, settings, app=app, config=config, sockets=sockets, shutdown_trigger=trigger
+    )
     trio.run(_serve_then_call, serving, on_serving)
 
 
