@@ -269,3 +269,37 @@ async def test_checkpoints_are_a_no_op_on_postgresql(database: Database):
         pytest.skip("PostgreSQL only")
     with trio.fail_after(5):
         await database.run_checkpoints()  # returns at once
+
+
+def test_non_standard_json_stored_by_earlier_versions_is_made_standard(
+    prefect_trio_settings: Settings,
+):
+    """Revision 0005: NaN and infinities in SQLite JSON columns become null."""
+    from alembic import command
+
+    from prefect_trio_server.database.migrate import alembic_config
+
+    if parse_database_url(prefect_trio_settings.database_url).dialect != "sqlite":
+        pytest.skip("PostgreSQL's jsonb never held such values")
+    db = Database(prefect_trio_settings)
+    try:
+        migrate(db)
+        with db.write_engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0004")  # type: ignore[arg-type]
+            connection.execute(
+                text(
+                    "INSERT INTO flow (id, created, updated, name, tags, labels) VALUES "
+                    "('0' || hex(randomblob(15)), '2026-11-25 06:00:00.000000', "
+                    "'2026-11-25 06:00:00.000000', 'f', :tags, :labels)"
+                ),
+                {"tags": '["a", NaN]', "labels": '{"x": Infinity, "y": [-Infinity, 1.5]}'},
+            )
+        migrate(db)
+        with db.read_engine.connect() as connection:
+            assert stored_revision(connection) == HEAD_REVISION
+            tags, labels = connection.execute(text("SELECT tags, labels FROM flow")).one()
+            assert connection.execute(text("SELECT json_valid(:t)"), {"t": tags}).scalar() == 1
+        assert tags == '["a", null]'
+        assert labels == '{"x": null, "y": [null, 1.5]}'
+    finally:
+        db.dispose()
