@@ -72,6 +72,19 @@ def needs_fork() -> None:
         pytest.skip("forks only on Linux, with one thread")
 
 
+def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a new interpreter (one thread: it may fork), on Linux only."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("forks only on Linux")
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=environment(Path("."), PYTHONPATH=SRC),
+        timeout=60,
+    )
+
+
 def test_what_the_child_imports_stays_out_of_the_parent() -> None:
     code = (
         "import sys\n"
@@ -80,15 +93,8 @@ def test_what_the_child_imports_stays_out_of_the_parent() -> None:
         "forked.call_in_child(__import__, 'xml.dom.minidom')\n"
         "print('xml.dom.minidom' in sys.modules)\n"
     )
-    if not sys.platform.startswith("linux"):
-        pytest.skip("forks only on Linux")
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=environment(Path("."), PYTHONPATH=SRC),
-    )
+    out = _fresh_python(code)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
 
@@ -116,15 +122,7 @@ def test_a_started_child_works_while_this_process_goes_on() -> None:
         "except ValueError as exc:\n"
         "    print('raised', exc)\n"
     )
-    if not sys.platform.startswith("linux"):
-        pytest.skip("forks only on Linux")
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=environment(Path("."), PYTHONPATH=SRC),
-        timeout=60,
-    )
+    out = _fresh_python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "raised later"
 
