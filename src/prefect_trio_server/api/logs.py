@@ -85,10 +85,9 @@ async def read_logs(
         raise InvalidRequestError("Invalid limit: must be greater than or equal to 0.")
     if page > maximum:
         raise InvalidRequestError(f"Invalid limit: must be less than or equal to {maximum}.")
-    dialect = database.dialect
     objects = await database.read(
         lambda connection: select_logs(
-            connection, log_filter=logs, sort=sort, offset=offset, limit=page, dialect=dialect
+            connection, log_filter=logs, sort=sort, offset=offset, limit=page
         )
     )
     return objects_response(objects)

@@ -44,8 +44,13 @@ class Page(BaseModel, Generic[T]):
 
 
 def page_of(results: list[Any], *, count: int, limit: int, page: int) -> dict[str, Any]:
+    return {"results": results, **page_numbers(count=count, limit=limit, page=page)}
+
+
+def page_numbers(*, count: int, limit: int, page: int) -> dict[str, int]:
+    """A page's numbers: how many match, per page, how many pages, which page."""
     pages = math.ceil(count / limit) if limit else 0
-    return {"results": results, "count": count, "limit": limit, "pages": pages, "page": page}
+    return {"count": count, "limit": limit, "pages": pages, "page": page}
 
 
 class ListBody(BaseModel):

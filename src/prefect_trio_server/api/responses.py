@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from fastapi import Response
 from pydantic import BaseModel, TypeAdapter
 
-from .pagination import page_of
+from .pagination import page_numbers
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,7 +45,6 @@ def objects_response(objects: list[str]) -> Response:
 
 def objects_page_response(objects: list[str], *, count: int, limit: int, page: int) -> Response:
     """A ``/paginate`` answer (see :class:`.pagination.Page`) around objects in JSON text."""
-    numbers = page_of([], count=count, limit=limit, page=page)
-    del numbers["results"]
+    numbers = page_numbers(count=count, limit=limit, page=page)
     content = '{"results":[' + ",".join(objects) + "]," + json.dumps(numbers)[1:]
     return Response(content=content.encode(), media_type=JSON)

@@ -317,6 +317,15 @@ def _selection(flows: FlowFilter | None, runs: FlowRunFilter | None, dialect: st
     return clause
 
 
+def _page(
+    flows: FlowFilter | None, runs: FlowRunFilter | None, sort: FlowRunSort, dialect: str
+) -> tuple[Any, tuple[Any, ...]]:
+    """The WHERE and ORDER BY of a page of flow runs."""
+    from ..database.filters.flow_runs import flow_run_order_by
+
+    return _selection(flows, runs, dialect), flow_run_order_by(sort)
+
+
 def read_flow_runs(
     connection: Connection,
     *,
@@ -327,15 +336,8 @@ def read_flow_runs(
     limit: int,
     now: dt.datetime,
 ) -> list[Row]:
-    from ..database.filters.flow_runs import flow_run_order_by
-
-    pairs = FLOW_RUNS.read_with_states(
-        connection,
-        _selection(flows, runs, connection.dialect.name),
-        flow_run_order_by(sort),
-        offset=offset,
-        limit=limit,
-    )
+    where, order_by = _page(flows, runs, sort, connection.dialect.name)
+    pairs = FLOW_RUNS.read_with_states(connection, where, order_by, offset=offset, limit=limit)
     return [_shown(run, state, now) for run, state in pairs]
 
 
@@ -350,16 +352,8 @@ def read_flow_run_objects(
     now: dt.datetime,
 ) -> list[str]:
     """Like :func:`read_flow_runs`, as the JSON objects of the API's flow runs."""
-    from ..database.filters.flow_runs import flow_run_order_by
-
-    return _FLOW_RUN_PAGES.read(
-        connection,
-        _selection(flows, runs, connection.dialect.name),
-        flow_run_order_by(sort),
-        offset=offset,
-        limit=limit,
-        now=now,
-    )
+    where, order_by = _page(flows, runs, sort, connection.dialect.name)
+    return _FLOW_RUN_PAGES.read(connection, where, order_by, offset=offset, limit=limit, now=now)
 
 
 def count_flow_runs(

@@ -63,13 +63,12 @@ def read_logs(
     sort: LogSort,
     offset: int,
     limit: int,
-    dialect: str,
 ) -> list[str]:
     """The page of logs that ``log_filter`` selects, in ``sort`` order, as the API's JSON."""
     statement = (
         select(_LOG_OBJECT.expression(connection.dialect))
         .select_from(log)
-        .where(log_filter_clause(log_filter, dialect))
+        .where(log_filter_clause(log_filter, connection.dialect.name))
         .order_by(*log_order_by(sort))
         .offset(offset)
         .limit(limit)

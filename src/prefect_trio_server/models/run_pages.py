@@ -41,7 +41,7 @@ class RunPages:
             computed={"state": state, **(computed or {})},
             added_later=_ESTIMATES,
         )
-        self._source = runs.outerjoin(states, states.c.id == runs.c.state_id)
+        self._source = rows.runs_with_state
         self._estimate_inputs = [runs.c[name] for name in ESTIMATE_INPUTS]
         self._still_late = still_late
 

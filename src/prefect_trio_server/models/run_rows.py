@@ -36,17 +36,13 @@ class RunRows:
         self.missing = missing
         by_id = runs.c.id == bindparam("run_id")
         self._load = select(runs).where(by_id)
+        self.runs_with_state = runs.outerjoin(states, states.c.id == runs.c.state_id)
+        """Each run with its current state (the state's columns null before the first)."""
         state_columns = [column.label(_STATE_PREFIX + column.name) for column in states.c]
         self._state_labels = state_columns
-        with_state = (
-            select(runs, *state_columns)
-            .select_from(runs.outerjoin(states, states.c.id == runs.c.state_id))
-            .where(by_id)
-        )
+        self._select_with_state = select(runs, *state_columns).select_from(self.runs_with_state)
+        with_state = self._select_with_state.where(by_id)
         self._load_with_state = with_state
-        self._select_with_state = select(runs, *state_columns).select_from(
-            runs.outerjoin(states, states.c.id == runs.c.state_id)
-        )
         self._lock_with_state = with_state.with_for_update(of=runs)
         self._state_by_id = select(states).where(states.c.id == bindparam("state_id"))
         # The two writes of every state change skip SQLAlchemy's execution on SQLite.
@@ -83,11 +79,7 @@ class RunRows:
         """
         return (
             select(self.runs, *self._state_labels, *columns)
-            .select_from(
-                self.runs.outerjoin(
-                    self.states, self.states.c.id == self.runs.c.state_id
-                ).outerjoin(table, onclause)
-            )
+            .select_from(self.runs_with_state.outerjoin(table, onclause))
             .where(self.runs.c.id == bindparam("run_id"))
             .with_for_update(of=self.runs)
         )
