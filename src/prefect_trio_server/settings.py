@@ -258,6 +258,15 @@ class Settings(BaseSettings):
         validation_alias=_env("PREFECT_TRIO_SERVER_ACCESS_LOG"),
         description="Write an access log line per request to stderr.",
     )
+    direct_routes: bool = Field(
+        default=True,
+        validation_alias=_env("PREFECT_TRIO_SERVER_DIRECT_ROUTES"),
+        description=(
+            "Answer well-formed requests to simple routes without FastAPI's per-request "
+            "dependency machinery (same validators, same responses); false sends every "
+            "request through FastAPI."
+        ),
+    )
     request_limit: int = Field(
         default=100,
         ge=1,

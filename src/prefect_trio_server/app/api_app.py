@@ -19,6 +19,7 @@ from .errors import ErrorBoundaryMiddleware, validation_exception_handler
 from .lifespan import api_lifespan
 from .middleware.auth import BasicAuthMiddleware
 from .middleware.csrf import CsrfMiddleware
+from .middleware.direct_routes import DirectRoutesMiddleware
 from .middleware.json_body import BodySizeLimitMiddleware, DefaultJSONContentTypeMiddleware
 from .middleware.request_limit import RequestLimitMiddleware
 
@@ -74,6 +75,8 @@ def _add_middleware(app: FastAPI, settings: Settings, health_check_path: str) ->
     def database() -> Database:
         return get_database_of(app)
 
+    if settings.direct_routes:
+        app.add_middleware(DirectRoutesMiddleware, api_app=app)
     if settings.csrf_protection_enabled:
         app.add_middleware(CsrfMiddleware, database=database)
     app.add_middleware(DefaultJSONContentTypeMiddleware)
