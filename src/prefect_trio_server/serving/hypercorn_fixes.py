@@ -44,10 +44,13 @@ connections, and the server) down.
    Fix: on ``Closed``, also close every stream buffer. Blocked senders wake up, and their
    later sends are dropped the way upstream already drops sends on a closed buffer.
 
+``install()`` also makes HTTP/1.1 connections use ``h11_writes.CoalescingH11Protocol``,
+which is not a fix but writes each response of known length in one piece.
+
 ``install()`` rebinds the names Hypercorn looks up when it creates these objects:
 ``hypercorn.trio.run.TCPServer`` (read once, when ``worker_serve`` starts, so call
-``install()`` before serving) and ``hypercorn.protocol.H2Protocol`` (read by
-``ProtocolWrapper`` for each HTTP/2 connection). The defining modules are left alone, and
+``install()`` before serving) and ``hypercorn.protocol.H2Protocol`` and ``H11Protocol`` (read
+by ``ProtocolWrapper`` for each connection). The defining modules are left alone, and
 the originals stay available as ``ORIGINAL_TCP_SERVER`` and ``ORIGINAL_H2_PROTOCOL``.
 ``install()`` applies only to Hypercorn 0.18.x. For any other version it logs a warning
 and changes nothing: check there whether the bugs still exist
@@ -68,6 +71,8 @@ import hypercorn.trio.tcp_server
 import trio
 from hypercorn.events import Closed, Event, RawData
 from hypercorn.protocol.events import Body
+
+from .h11_writes import ORIGINAL_H11_PROTOCOL, CoalescingH11Protocol
 
 __all__ = [
     "ORIGINAL_H2_PROTOCOL",
@@ -183,6 +188,7 @@ def installed() -> bool:
     return (
         hypercorn.trio.run.TCPServer is FixedTCPServer
         and hypercorn.protocol.H2Protocol is FixedH2Protocol
+        and hypercorn.protocol.H11Protocol is CoalescingH11Protocol
     )
 
 
@@ -209,6 +215,7 @@ def install() -> None:
         return
     hypercorn.trio.run.TCPServer = FixedTCPServer  # type: ignore[misc]
     hypercorn.protocol.H2Protocol = FixedH2Protocol  # type: ignore[misc]
+    hypercorn.protocol.H11Protocol = CoalescingH11Protocol  # type: ignore[misc]
     logger.debug("Hypercorn %s: trio worker fixes installed", version)
 
 
@@ -216,3 +223,4 @@ def uninstall() -> None:
     """Restore Hypercorn's own classes (for tests)."""
     hypercorn.trio.run.TCPServer = ORIGINAL_TCP_SERVER  # type: ignore[misc]
     hypercorn.protocol.H2Protocol = ORIGINAL_H2_PROTOCOL  # type: ignore[misc]
+    hypercorn.protocol.H11Protocol = ORIGINAL_H11_PROTOCOL  # type: ignore[misc]
