@@ -237,3 +237,55 @@ async def test_numbers_json_cannot_hold_are_stored_and_listed_as_null(
     assert [run["parameters"] for run in listed] == [expected]
     alone = (await prefect_trio_client.get(f"/flow_runs/{created.json()['id']}")).json()
     assert alone["parameters"] == expected
+
+
+async def test_pages_through_equal_sort_keys_keep_order_and_miss_nothing(
+    prefect_trio_client: httpx.AsyncClient,
+):
+    """A page is cut by ids first, then its objects are written and sorted again: pages
+    over rows that share their sort key (broken by id) still tile the whole list."""
+    client = prefect_trio_client
+    logs = [
+        {"name": "tie", "level": 20, "message": f"m{i}", "timestamp": _at(i // 7)}
+        for i in range(21)
+    ]
+    assert (await client.post("/logs/", json=logs, headers=HEADERS)).status_code == 201
+    flow = await _post(client, "/flows/", {"name": "ties"})
+    same_start = _at(60)
+    for _ in range(9):
+        await _post(
+            client,
+            "/flow_runs/",
+            {
+                "flow_id": flow["id"],
+                "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": same_start}},
+            },
+        )
+
+    for sort, key in (("TIMESTAMP_ASC", 1), ("TIMESTAMP_DESC", -1)):
+        pages = [
+            (
+                await client.post("/logs/filter", json={"sort": sort, "limit": 4, "offset": offset})
+            ).json()
+            for offset in range(0, 24, 4)
+        ]
+        listed = [entry for page in pages for entry in page]
+        assert [len(page) for page in pages] == [4, 4, 4, 4, 4, 1]
+        messages = sorted(entry["message"] for entry in logs)
+        assert sorted(entry["message"] for entry in listed) == messages
+        expected = sorted(listed, key=lambda e: (e["timestamp"], e["id"]))
+        assert listed == (expected if key == 1 else expected[::-1])
+
+    pages = [
+        (
+            await client.post(
+                "/flow_runs/filter",
+                json={"sort": "EXPECTED_START_TIME_DESC", "limit": 2, "offset": offset},
+            )
+        ).json()
+        for offset in range(0, 10, 2)
+    ]
+    runs = [run for page in pages for run in page]
+    assert [len(page) for page in pages] == [2, 2, 2, 2, 1]
+    assert {run["expected_start_time"] for run in runs} == {same_start}
+    assert [run["id"] for run in runs] == sorted((run["id"] for run in runs), reverse=True)

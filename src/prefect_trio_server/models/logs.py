@@ -65,13 +65,20 @@ def read_logs(
     limit: int,
 ) -> list[str]:
     """The page of logs that ``log_filter`` selects, in ``sort`` order, as the API's JSON."""
-    statement = (
-        select(_LOG_OBJECT.expression(connection.dialect))
-        .select_from(log)
+    order_by = log_order_by(sort)
+    # The page's ids first, then the objects of those only (see .run_pages).
+    page = (
+        select(log.c.id)
         .where(log_filter_clause(log_filter, connection.dialect.name))
-        .order_by(*log_order_by(sort))
+        .order_by(*order_by)
         .offset(offset)
         .limit(limit)
+        .subquery("page")
+    )
+    statement = (
+        select(_LOG_OBJECT.expression(connection.dialect))
+        .select_from(log.join(page, page.c.id == log.c.id))
+        .order_by(*order_by)
     )
     return list(connection.execute(statement).scalars())
 

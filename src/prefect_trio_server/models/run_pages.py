@@ -3,6 +3,11 @@
 The database writes each run's object, its current state nested in it (see
 :mod:`..database.json_rows`). Only the two estimates that depend on the time of the request
 are added here, from the columns they need (:func:`.run_states.run_estimates`).
+
+A page is read in two steps inside one query: the ids of the page first (filtered, sorted,
+cut), then the objects of those ids only, sorted again. The database writes the object of
+each row it sorts, so sorting whole objects would write one for every row that matches
+(every run with the same sort key as the page's, when the sort has to break ties).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class RunPages:
             added_later=_ESTIMATES,
         )
         self._source = rows.runs_with_state
+        self._id = runs.c.id
         self._estimate_inputs = [runs.c[name] for name in ESTIMATE_INPUTS]
         self._still_late = still_late
 
@@ -56,16 +62,22 @@ class RunPages:
         now: dt.datetime,
     ) -> list[str]:
         """The JSON objects of the page ``where``/``order_by``/``offset``/``limit`` selects."""
-        statement = (
-            select(
-                self._object.expression(connection.dialect).label("object"),
-                *self._estimate_inputs,
-            )
+        page = (
+            select(self._id)
             .select_from(self._source)
             .where(where)
             .order_by(*order_by)
             .offset(offset)
             .limit(limit)
+            .subquery("page")
+        )
+        statement = (
+            select(
+                self._object.expression(connection.dialect).label("object"),
+                *self._estimate_inputs,
+            )
+            .select_from(self._source.join(page, page.c.id == self._id))
+            .order_by(*order_by)
         )
         objects: list[str] = []
         for row in connection.execute(statement).mappings():
