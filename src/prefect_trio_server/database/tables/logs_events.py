@@ -17,7 +17,9 @@ log = Table(
     Column("flow_run_id", Uuid, index=True),
     Column("task_run_id", Uuid, index=True),
     Column("message", Text, nullable=False),
-    Column("timestamp", Timestamp, nullable=False, index=True),
+    Column("timestamp", Timestamp, nullable=False),
+    # Pages of logs sort by (timestamp, id): ties are broken by the index, not by a sort.
+    Index("ix_log__timestamp_id", "timestamp", "id"),
     Index("ix_log__flow_run_id_timestamp", "flow_run_id", "timestamp"),
 )
 
