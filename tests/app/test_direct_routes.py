@@ -268,6 +268,26 @@ async def test_plain_requests_skip_fastapi_and_unusual_ones_reach_it(tmp_path: P
         assert calls["/flow_runs/{id}/set_state"] == 1
 
 
+async def test_dependency_overrides_are_fastapis_to_apply(tmp_path: Path) -> None:
+    from prefect_trio_server.api.dependencies import get_settings
+
+    app = create_app(Settings(home=tmp_path, ui_enabled=False), ignore_cache=True)
+    api = app.state.api_app
+    calls = _count_fastapi_calls(api)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://server/api"
+        ) as http,
+    ):
+        api.dependency_overrides[get_settings] = lambda: Settings(
+            home=tmp_path, ui_enabled=False, api_default_limit=1
+        )
+        too_many = await http.post("/logs/filter", json={"limit": 2})
+        assert too_many.status_code == 422  # the overriding settings' limit
+        assert calls == {"/logs/filter": 1}
+
+
 # -- the middleware on its own ----------------------------------------------------------------
 
 

@@ -14,7 +14,8 @@ finds it through an index of the routes by the first segment of their path (keep
 FastAPI's order, so the same route wins), validates the parameters with the very
 validators FastAPI built for them, calls the endpoint and sends its response.
 
-Anything else goes to FastAPI, unchanged: a route that is not direct, a path that is
+Anything else goes to FastAPI, unchanged: any request while the app has dependency
+overrides (tests set them), a route that is not direct, a path that is
 not matched (404, 405 and trailing-slash redirects are FastAPI's), and any request FastAPI
 would answer with an error, such as a body that is not JSON, a parameter that does not
 validate, or a malformed ``X-Prefect-API-Version`` (the body already read is replayed).
@@ -337,7 +338,12 @@ class DirectRoutesMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope.get("method", "")
-        if scope["type"] != "http" or method == "HEAD" or method == "OPTIONS":
+        if (
+            scope["type"] != "http"
+            or method == "HEAD"
+            or method == "OPTIONS"
+            or self.api_app.dependency_overrides  # FastAPI's to apply
+        ):
             await self.app(scope, receive, send)
             return
         try:
