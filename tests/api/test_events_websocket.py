@@ -282,3 +282,93 @@ async def test_server_shutdown_closes_cleanly(settings: Settings) -> None:
     assert finished
     assert finished[0] == (1001, "server shutting down")
     await wait_for(settings, events, 1)
+
+
+async def hold_every_token(limiter: Any) -> list[object]:
+    """Take all of ``limiter``'s tokens (one writer on SQLite, several on PostgreSQL)."""
+    borrowers = [object() for _ in range(int(limiter.total_tokens))]
+    for borrower in borrowers:
+        await limiter.acquire_on_behalf_of(borrower)
+    return borrowers
+
+
+def give_back(limiter: Any, borrowers: list[object]) -> None:
+    for borrower in borrowers:
+        limiter.release_on_behalf_of(borrower)
+
+
+async def test_a_busy_writer_is_waited_out_not_dropped(
+    prefect_trio_settings: Settings, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Events a websocket delivered are stored once the writer is free again, however long
+    other writers held it (virtual time): no 1011, nothing lost."""
+    import anyio
+
+    from prefect_trio_server.api.events import STORE_PATIENCE, _write_batches
+    from prefect_trio_server.database.migrate import migrate
+    from prefect_trio_server.schemas.events import Event
+
+    settings = prefect_trio_settings.model_copy(update={"database_timeout": 0.05})
+    database = Database(settings)
+    await trio.to_thread.run_sync(migrate, database)
+    send, receive = anyio.create_memory_object_stream[Event](10)
+    finished = trio.Event()
+
+    async def writer() -> None:
+        await _write_batches(database, receive)
+        finished.set()
+
+    try:
+        async with trio.open_nursery() as nursery:
+            # Other writers, for a long time.
+            held = await hold_every_token(database.write_limiter)
+            nursery.start_soon(writer)
+            async with send:
+                for _ in range(3):
+                    await send.send(Event.model_validate(heartbeat()))
+            await trio.sleep(STORE_PATIENCE / 2)  # many timed-out attempts, in virtual time
+            assert not finished.is_set()
+            # From here on the store runs in a thread: let virtual time wait for it.
+            autojump_clock.autojump_threshold = 1.0
+            give_back(database.write_limiter, held)
+            with trio.fail_after(30):
+                await finished.wait()
+        assert await count_in(settings, events) == 3
+    finally:
+        database.dispose()
+
+
+async def test_a_writer_busy_past_patience_gives_up(
+    prefect_trio_settings: Settings, autojump_clock: trio.testing.MockClock
+) -> None:
+    import anyio
+
+    from prefect_trio_server.api.events import STORE_PATIENCE, _write_batches
+    from prefect_trio_server.database.migrate import migrate
+    from prefect_trio_server.errors import ServiceUnavailableError
+    from prefect_trio_server.schemas.events import Event
+
+    settings = prefect_trio_settings.model_copy(update={"database_timeout": 0.05})
+    database = Database(settings)
+    await trio.to_thread.run_sync(migrate, database)
+    send, receive = anyio.create_memory_object_stream[Event](10)
+    try:
+        held = await hold_every_token(database.write_limiter)
+        async with send:
+            await send.send(Event.model_validate(heartbeat()))
+        started = trio.current_time()
+        failures: list[Exception] = []
+
+        async def writer() -> None:
+            try:
+                await _write_batches(database, receive)
+            except Exception as exc:
+                failures.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(writer)
+        assert [type(exc) for exc in failures] == [ServiceUnavailableError]
+        assert trio.current_time() - started >= STORE_PATIENCE - 1.5
+        give_back(database.write_limiter, held)
+    finally:
+        database.dispose()

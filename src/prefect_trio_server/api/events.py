@@ -12,7 +12,9 @@
     come into a bounded buffer; a writer task takes whatever the buffer holds (up to
     ``WEBSOCKET_BATCH_SIZE`` events, never waiting for more) and stores it in one write
     transaction, so bursts cost few transactions and a slow database slows the reader (and so
-    the client) instead of dropping events. Nothing is sent back.
+    the client) instead of dropping events: a batch that finds the database busy (the writer
+    taken past ``PREFECT_API_DATABASE_TIMEOUT``, or SQLite locked) is retried for up to
+    ``STORE_PATIENCE`` seconds. Nothing is sent back.
 
     Close codes chosen: a frame that is not JSON closes with **1007** (invalid frame payload
     data); JSON that is not a valid event closes with **1003** (unsupported data); both after
@@ -40,7 +42,9 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ..database import Database
+from ..errors import ServiceUnavailableError
 from ..models.events import record_events
+from ..retryable import is_client_retryable_exception
 from ..schemas.events import Event
 from ..settings import Settings
 from .dependencies import DatabaseDep, get_database_of
@@ -65,6 +69,10 @@ WEBSOCKET_BUFFER_SIZE = 1000
 WEBSOCKET_AUTH_TIMEOUT = 30.0
 """Seconds a ``prefect``-subprotocol client has to send its auth message."""
 SHUTDOWN_FLUSH_TIMEOUT = 5.0
+STORE_PATIENCE = 120.0
+"""Seconds a websocket's batch waits out a busy or unavailable database (retrying) before
+the connection is closed with 1011. Meanwhile the buffer fills and the reader stops reading,
+which slows the client down."""
 
 WS_1001_GOING_AWAY = 1001
 WS_1002_PROTOCOL_ERROR = 1002
@@ -88,6 +96,30 @@ async def store_events(database: Database, events: list[Event]) -> None:
         record_events(connection, events, now=_utcnow(), received=received)
 
     await database.write(work)
+
+
+def _worth_retrying(exc: Exception) -> bool:
+    return isinstance(exc, ServiceUnavailableError) or is_client_retryable_exception(exc)
+
+
+async def _store_patiently(database: Database, events: list[Event]) -> None:
+    """:func:`store_events`, retried while the database is busy, up to ``STORE_PATIENCE``.
+
+    A request that finds the database busy gets a 503 and its client retries; the events of
+    a websocket have no one to retry them once the client has sent them, and a busy writer
+    (many websockets queue for it) is no reason to drop them."""
+    give_up = anyio.current_time() + STORE_PATIENCE
+    pause = 0.05
+    while True:
+        try:
+            await store_events(database, events)
+            return
+        except Exception as exc:
+            if not _worth_retrying(exc) or anyio.current_time() + pause > give_up:
+                raise
+            logger.debug("database busy, %d events wait: %s", len(events), exc)
+        await anyio.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 @router.post("", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
@@ -191,7 +223,7 @@ async def _write_batches(database: Database, receive: MemoryObjectReceiveStream[
                 batch.append(receive.receive_nowait())
             except (anyio.WouldBlock, anyio.EndOfStream):
                 break
-        await store_events(database, batch)
+        await _store_patiently(database, batch)
 
 
 async def _close(websocket: WebSocket, close: _Close) -> None:
@@ -265,6 +297,6 @@ async def _flush_remaining(database: Database, receive: MemoryObjectReceiveStrea
         except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
             break
     try:
-        await store_events(database, batch)
+        await _store_patiently(database, batch)
     except Exception:
         logger.exception("could not store %d events at shutdown", len(batch))
