@@ -15,7 +15,7 @@ objects cannot silently lose a field; tests compare every list route's JSON with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,6 +24,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Dialect,
+    FromClause,
     String,
     Table,
     Text,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     func,
     literal_column,
     null,
+    select,
 )
 
 from .types import Timestamp
@@ -170,3 +172,31 @@ _TRUE, _FALSE = (literal_column(f"'{text}'", String) for text in ("true", "false
 
 
 __all__ = ["JsonObject"]
+
+
+def page_rows(
+    source: FromClause,
+    id_column: ColumnElement[Any],
+    where: ColumnElement[bool],
+    order_by: Sequence[ColumnElement[Any]],
+    *,
+    offset: int,
+    limit: int,
+) -> FromClause:
+    """``source`` cut to one page, for a query that writes JSON objects of its rows.
+
+    The page's ids are cut first (filtered, sorted, offset and limit) and joined back to
+    ``source``: the database writes the result columns of every row it sorts, so sorting
+    whole objects would write one for each row that shares the page's sort key (every tied
+    row, when the sort has to break ties). The caller sorts the page again by ``order_by``.
+    """
+    page = (
+        select(id_column.label("id"))
+        .select_from(source)
+        .where(where)
+        .order_by(*order_by)
+        .offset(offset)
+        .limit(limit)
+        .subquery("page")
+    )
+    return source.join(page, page.c.id == id_column)

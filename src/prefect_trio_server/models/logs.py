@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, select
 
 from ..database.filters.logs import log_filter_clause, log_order_by
-from ..database.json_rows import JsonObject
+from ..database.json_rows import JsonObject, page_rows
 from ..database.tables import log
 from ..schemas.actions import LogCreate
 from ..schemas.core import Log
@@ -66,19 +66,10 @@ def read_logs(
 ) -> list[str]:
     """The page of logs that ``log_filter`` selects, in ``sort`` order, as the API's JSON."""
     order_by = log_order_by(sort)
-    # The page's ids first, then the objects of those only (see .run_pages).
-    page = (
-        select(log.c.id)
-        .where(log_filter_clause(log_filter, connection.dialect.name))
-        .order_by(*order_by)
-        .offset(offset)
-        .limit(limit)
-        .subquery("page")
-    )
+    where = log_filter_clause(log_filter, connection.dialect.name)
+    page = page_rows(log, log.c.id, where, order_by, offset=offset, limit=limit)
     statement = (
-        select(_LOG_OBJECT.expression(connection.dialect))
-        .select_from(log.join(page, page.c.id == log.c.id))
-        .order_by(*order_by)
+        select(_LOG_OBJECT.expression(connection.dialect)).select_from(page).order_by(*order_by)
     )
     return list(connection.execute(statement).scalars())
 

@@ -3,11 +3,7 @@
 The database writes each run's object, its current state nested in it (see
 :mod:`..database.json_rows`). Only the two estimates that depend on the time of the request
 are added here, from the columns they need (:func:`.run_states.run_estimates`).
-
-A page is read in two steps inside one query: the ids of the page first (filtered, sorted,
-cut), then the objects of those ids only, sorted again. The database writes the object of
-each row it sorts, so sorting whole objects would write one for every row that matches
-(every run with the same sort key as the page's, when the sort has to break ties).
+A page's ids are cut before its objects are written (:func:`..database.json_rows.page_rows`).
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, select
 
-from ..database.json_rows import JsonObject
+from ..database.json_rows import JsonObject, page_rows
 from ..schemas.states import State
 from .run_rows import RunRows
 from .run_states import ESTIMATE_INPUTS, run_estimates
@@ -62,21 +58,13 @@ class RunPages:
         now: dt.datetime,
     ) -> list[str]:
         """The JSON objects of the page ``where``/``order_by``/``offset``/``limit`` selects."""
-        page = (
-            select(self._id)
-            .select_from(self._source)
-            .where(where)
-            .order_by(*order_by)
-            .offset(offset)
-            .limit(limit)
-            .subquery("page")
-        )
+        page = page_rows(self._source, self._id, where, order_by, offset=offset, limit=limit)
         statement = (
             select(
                 self._object.expression(connection.dialect).label("object"),
                 *self._estimate_inputs,
             )
-            .select_from(self._source.join(page, page.c.id == self._id))
+            .select_from(page)
             .order_by(*order_by)
         )
         objects: list[str] = []

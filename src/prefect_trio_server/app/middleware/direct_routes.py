@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, params
 from fastapi.routing import APIRoute
 from starlette.convertors import StringConvertor
 from starlette.requests import Request
@@ -230,7 +230,7 @@ def _returns_a_response(endpoint: Callable[..., Any]) -> bool:
 def _param(field: Any) -> _Param | None:
     """A path or JSON body parameter with a single name, or None."""
     info = field.field_info
-    if type(info).__name__ not in ("Path", "Body"):
+    if type(info) not in (params.Path, params.Body):  # not Form, File, Query...
         return None
     if not callable(getattr(field, "validate", None)):
         return None
@@ -257,20 +257,13 @@ class RouteIndex:
     """The app's routes by the first segment of their path, in the app's order."""
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
-        by_segment: dict[str, list[tuple[int, _Candidate]]] = {}
-        anywhere: list[tuple[int, _Candidate]] = []
-        self._candidates: list[_Candidate] = []
-        for position, route in enumerate(routes):
-            candidate = _candidate(route)
-            self._candidates.append(candidate)
-            segment = _first_literal_segment(route)
-            (anywhere if segment is None else by_segment.setdefault(segment, [])).append(
-                (position, candidate)
-            )
-        self._anywhere = tuple(candidate for _, candidate in anywhere)
+        self._candidates = [_candidate(route) for route in routes]
+        segments = [_first_literal_segment(route) for route in routes]
+        placed = list(zip(self._candidates, segments, strict=True))
+        self._anywhere = tuple(candidate for candidate, segment in placed if segment is None)
         self._by_segment = {
-            segment: tuple(candidate for _, candidate in sorted([*listed, *anywhere], key=_first))
-            for segment, listed in by_segment.items()
+            literal: tuple(c for c, segment in placed if segment in (None, literal))
+            for literal in {segment for segment in segments if segment is not None}
         }
 
     @property
@@ -280,8 +273,7 @@ class RouteIndex:
 
     def find(self, path: str, method: str, scope: Scope) -> tuple[_DirectRoute, dict[str, str]]:
         """The direct route FastAPI would pick for this request, or ``_Fallback``."""
-        segment = path[1:].split("/", 1)[0]
-        for candidate in self._by_segment.get(segment, self._anywhere):
+        for candidate in self._by_segment.get(_first_segment(path), self._anywhere):
             if candidate.regex is None:
                 if candidate.route.matches(scope)[0] != Match.NONE:
                     raise _Fallback
@@ -295,10 +287,6 @@ class RouteIndex:
         raise _Fallback
 
 
-def _first(item: tuple[int, _Candidate]) -> int:
-    return item[0]
-
-
 def _candidate(route: BaseRoute) -> _Candidate:
     if isinstance(route, Route) and type(route).matches in (Route.matches, APIRoute.matches):
         direct = direct_route(route) if isinstance(route, APIRoute) else None
@@ -310,8 +298,12 @@ def _first_literal_segment(route: BaseRoute) -> str | None:
     path = getattr(route, "path", None)
     if not isinstance(path, str) or not path.startswith("/") or not isinstance(route, Route):
         return None
-    segment = path[1:].split("/", 1)[0]
+    segment = _first_segment(path)
     return None if "{" in segment else segment
+
+
+def _first_segment(path: str) -> str:
+    return path[1:].split("/", 1)[0]
 
 
 def _is_json(scope: Scope) -> bool:
