@@ -11,9 +11,9 @@ other side the client may wake up once for the headers and once more for the bod
 the message, for an empty body), and skips empty writes. An ASGI app that knows its
 length has its body at hand, so nothing waits. A response without a length (a stream, or
 chunked) is written exactly as before: its head goes out at once, so a client sees the
-status of a long stream before its first chunk. Anything else the protocol sends while a
-head is held (an error response, the close of the stream) first flushes the head, in
-order.
+status of a long stream before its first chunk. Whatever the protocol sends next (a body,
+the end of the message, an error response, a close) goes out after the held head, in order:
+the protocol's ``send`` itself is wrapped.
 
 Measured on a bare ASGI app under Hypercorn's trio worker: server CPU per small POST
 0.84 -> 0.72 ms.
@@ -21,12 +21,12 @@ Measured on a bare ASGI app under Hypercorn's trio worker: server CPU per small 
 
 from __future__ import annotations
 
-import h11
-from hypercorn.events import RawData
-from hypercorn.protocol.events import Body, EndBody, Response
+from typing import Any
+
+from hypercorn.events import Event, RawData
 from hypercorn.protocol.events import Event as StreamEvent
+from hypercorn.protocol.events import Response
 from hypercorn.protocol.h11 import H11Protocol
-from hypercorn.typing import H11SendableEvent
 
 ORIGINAL_H11_PROTOCOL = H11Protocol
 
@@ -38,8 +38,12 @@ def _declares_length(response: Response) -> bool:
 class CoalescingH11Protocol(ORIGINAL_H11_PROTOCOL):
     """Hypercorn's ``H11Protocol``, writing a sized response's head with its body."""
 
-    _holding = False
-    _held = b""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._holding = False
+        self._held = b""
+        self._send_to_server = self.send
+        self.send = self._send
 
     async def stream_send(self, event: StreamEvent) -> None:
         if isinstance(event, Response) and event.status_code >= 200 and _declares_length(event):
@@ -48,26 +52,20 @@ class CoalescingH11Protocol(ORIGINAL_H11_PROTOCOL):
                 await super().stream_send(event)
             finally:
                 self._holding = False
-            return
-        if self._held and not isinstance(event, Body | EndBody):
-            await self._write(b"")
-        await super().stream_send(event)
+        else:
+            await super().stream_send(event)
 
-    async def _send_h11_event(self, event: H11SendableEvent) -> None:
-        try:
-            data = self.connection.send(event)
-        except h11.LocalProtocolError:
-            if self.connection.their_state != h11.ERROR:
-                raise
+    async def _send(self, event: Event) -> None:
+        """Everything the protocol sends goes through here: the held head goes out first."""
+        if isinstance(event, RawData):
+            if self._holding:
+                self._held += event.data
+                return
+            data, self._held = self._held + event.data, b""
+            if data:
+                await self._send_to_server(RawData(data=data))
             return
-        if self._holding:
-            self._held += data or b""
-            return
-        await self._write(data or b"")
-
-    async def _write(self, data: bytes) -> None:
         if self._held:
-            data = self._held + data
-            self._held = b""
-        if data:
-            await self.send(RawData(data=data))
+            held, self._held = self._held, b""
+            await self._send_to_server(RawData(data=held))
+        await self._send_to_server(event)
