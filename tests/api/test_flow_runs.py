@@ -247,11 +247,13 @@ async def test_transitions_are_recorded_as_events(
     from sqlalchemy import select
 
     from prefect_trio_server.database.tables import events
+    from prefect_trio_server.events.persister import move_staged
 
     run = await create_run(prefect_trio_client, flow)
     await propose(prefect_trio_client, run["id"], "RUNNING")
     await propose(prefect_trio_client, run["id"], "PENDING")  # aborted: no event
     database = prefect_trio_app.state.api_app.state.database
+    await move_staged(database)  # what the persister does shortly after, in the background
     rows = await database.read(
         lambda c: c.execute(
             select(events.c.event, events.c.resource_id).order_by(events.c.occurred)
@@ -259,6 +261,22 @@ async def test_transitions_are_recorded_as_events(
     )
     assert [row.event for row in rows] == ["prefect.flow-run.Pending", "prefect.flow-run.Running"]
     assert {row.resource_id for row in rows} == {f"prefect.flow-run.{run['id']}"}
+
+
+async def test_a_client_reads_the_events_of_its_own_transitions(
+    prefect_trio_client: httpx.AsyncClient, flow: dict[str, Any]
+) -> None:
+    # Staged with the state; the events read moves what is staged before it reads.
+    run = await create_run(prefect_trio_client, flow)
+    await propose(prefect_trio_client, run["id"], "RUNNING")
+    for _ in range(2):
+        response = await prefect_trio_client.post(
+            "/events/filter",
+            json={"filter": {"resource": {"id": [f"prefect.flow-run.{run['id']}"]}}},
+        )
+        assert response.status_code == 200, response.text
+        names = [event["event"] for event in response.json()["events"]]
+        assert names == ["prefect.flow-run.Running", "prefect.flow-run.Pending"]
 
 
 async def test_a_subflow_state_is_mirrored_onto_its_tracking_task_run(

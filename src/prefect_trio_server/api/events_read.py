@@ -12,8 +12,10 @@ Counts
     ``/events/count-by/{day,time,event,resource}``: see :mod:`..models.event_counts`. A
     window that would need over 1000 time buckets is a 422 with the reason in ``detail``.
 
-Each request runs in one read transaction; see :mod:`..models.event_queries` for what a page
-costs and :mod:`..database.filters.events` for the filter semantics.
+Each request first stores the events still staged in the outbox (``events.persister``), so
+a client reads the events of its own changes, then reads in one read transaction; see
+:mod:`..models.event_queries` for what a page costs and :mod:`..database.filters.events` for
+the filter semantics.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Connection
 
 from ..errors import InvalidRequestError
+from ..events.persister import move_staged
 from ..models import event_queries as queries
 from ..models.event_counts import count_events_by
 from ..models.event_queries import MAXIMUM_PAGE_SIZE, InvalidPageTokenError, PageToken
@@ -72,6 +75,7 @@ async def read_events(
     results)."""
     criteria = filter if filter is not None else EventFilter()
     dialect = database.dialect
+    await move_staged(database)  # a client reads the events of its own changes
 
     def work(connection: Connection) -> EventPage:
         total = queries.count_events(connection, criteria, dialect=dialect)
@@ -95,6 +99,7 @@ async def read_account_events_page(
     except InvalidPageTokenError as exc:
         raise InvalidRequestError(f"Invalid page token: {exc}", status=403) from exc
     dialect = database.dialect
+    await move_staged(database)
 
     def work(connection: Connection) -> EventPage:
         events = queries.read_events(
@@ -122,6 +127,7 @@ async def count_account_events(
     that can be counted include the day the event occurred, the type of event, or
     the IDs of the resources associated with the event."""
     dialect = database.dialect
+    await move_staged(database)
 
     def work(connection: Connection) -> list[EventCount]:
         return count_events_by(

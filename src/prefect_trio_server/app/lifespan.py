@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from ..database import Database
 from ..database.migrate import migrate
+from ..events.persister import run_persister
 from ..services import ServiceContext, selected_services, start_services
 from ..settings import Settings
 
@@ -44,6 +45,8 @@ def api_lifespan(*, ephemeral: bool, webserver_only: bool) -> Lifespan:
         try:
             async with anyio.create_task_group() as services:
                 services.start_soon(database.run_checkpoints, name="database-checkpoints")
+                # Every process moves the events it stages (not only the services' leader).
+                services.start_soon(run_persister, database, name="event-persister")
                 start_services(
                     services,
                     selected_services(ephemeral=ephemeral, webserver_only=webserver_only),

@@ -49,6 +49,10 @@ _WRITER_AUTOCHECKPOINT_PAGES = 10_000
 _CHECKPOINT_EVERY = 100
 _CHECKPOINT_INTERVAL = 2.0
 
+STAGED_EVENTS = "prefect_trio_server.staged_events"
+"""Set in ``connection.info`` by work that staged events (``models.event_outbox``):
+:meth:`Database.write` then sets :attr:`Database.events_staged`."""
+
 
 def _sqlite_engine(
     url: str, *, pool_size: int, begin: str, busy_timeout_ms: int, autocheckpoint: int = 1000
@@ -127,6 +131,8 @@ class Database:
         self._thread_limiter = anyio.CapacityLimiter(readers + writers)
         self._writes_since_checkpoint = 0
         self._checkpoint_due = anyio.Event()
+        self.events_staged = anyio.Event()
+        """Set when a write transaction staged events; whoever moves them replaces it."""
 
     @property
     def dialect(self) -> str:
@@ -158,7 +164,18 @@ class Database:
         The transaction commits when ``work`` returns and rolls back if it raises: a
         request's writes land whole or not at all.
         """
-        result = await self._run(self.write_engine, self.write_limiter, work)
+        staged = False
+
+        def noting_staged_events(connection: Connection) -> T:
+            nonlocal staged
+            try:
+                return work(connection)
+            finally:
+                staged = connection.info.pop(STAGED_EVENTS, False)
+
+        result = await self._run(self.write_engine, self.write_limiter, noting_staged_events)
+        if staged:
+            self.events_staged.set()
         self._writes_since_checkpoint += 1
         if self._writes_since_checkpoint >= _CHECKPOINT_EVERY:
             self._checkpoint_due.set()

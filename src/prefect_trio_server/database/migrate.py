@@ -19,7 +19,7 @@ from sqlalchemy import Connection, inspect, text
 
 from .engine import Database
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 MIGRATIONS_DIRECTORY = Path(__file__).parent / "migrations"
 _ADVISORY_LOCK_KEY = 0x7072_6566_6563_74  # "prefect", fits a signed bigint
 

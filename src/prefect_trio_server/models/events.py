@@ -27,7 +27,13 @@ from ..schemas.events import (
 )
 from .task_run_recorder import record_task_run_events
 
-__all__ = ["event_resource_rows", "event_row", "record_events", "record_server_event"]
+__all__ = [
+    "check_server_event",
+    "event_resource_rows",
+    "event_row",
+    "record_events",
+    "record_server_event",
+]
 
 # Rows per INSERT statement: well below SQLite's limit on bound parameters.
 _CHUNK = 200
@@ -176,6 +182,15 @@ def _within_limits(event: Mapping[str, Any]) -> bool:
         and len(event["resource"]) <= MAXIMUM_LABELS_PER_RESOURCE
         and all(len(labels) <= MAXIMUM_LABELS_PER_RESOURCE for labels in related)
     )
+
+
+def check_server_event(event: Mapping[str, Any]) -> None:
+    """Raise what :func:`record_server_event` would raise for ``event``, or nothing.
+
+    Only an event over one of :class:`Event`'s size limits can fail, as it would there.
+    """
+    if not _within_limits(event):
+        Event.model_validate(event)
 
 
 def record_server_event(

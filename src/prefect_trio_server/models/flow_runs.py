@@ -184,12 +184,13 @@ def _record_state_event(
     *,
     now: dt.datetime,
 ) -> None:
-    """Store the ``prefect.flow-run.<State>`` event of a transition, in the same transaction."""
+    """Stage the ``prefect.flow-run.<State>`` event of a transition, in the same transaction
+    (``event_outbox``: stored in the events tables shortly after, in a batch)."""
     from ..events.flow_run_events import flow_run_state_event
-    from .events import record_server_event
+    from .event_outbox import stage_server_event
 
     event = flow_run_state_event(run, state, previous, flow_row, now=now)
-    record_server_event(connection, event, now=now)
+    stage_server_event(connection, event, now=now)
 
 
 def create_flow_run(

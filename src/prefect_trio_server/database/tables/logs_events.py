@@ -1,8 +1,8 @@
-"""Logs, and events with the resources they relate to."""
+"""Logs, events with the resources they relate to, and the outbox of staged events."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, SmallInteger, String, Table, Text, Uuid
+from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, Table, Text, Uuid
 
 from ..types import Timestamp
 from .common import Json, metadata, object_columns
@@ -53,4 +53,19 @@ event_resources = Table(
     Column("resource", Json, nullable=False),
     Column("event_id", Uuid, nullable=False, index=True),
     Index("ix_event_resources__resource_id_occurred", "resource_id", "occurred"),
+)
+
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    # The order events were staged in. On SQLite the rowid itself (INTEGER PRIMARY KEY).
+    Column(
+        "seq",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    # The event as JSON text, exactly as ``models.events.record_server_event`` takes it.
+    Column("event", Text, nullable=False),
+    Column("received", Timestamp, nullable=False),
 )
