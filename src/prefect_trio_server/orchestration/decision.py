@@ -131,11 +131,14 @@ def apply_rules(rules: Sequence[Rule[R]], ctx: Context[R]) -> RulesOutcome[R]:
     proposed: State | None = ctx.proposed
     status, reason, delay = Status.ACCEPT, None, None
     undo: list[dict[str, Any]] = []
+    current = ctx  # what the next rule sees: a new context only when something changed
     for rule in selected:
         if proposed is None or proposed.type != original_to:
             break
+        if run is not current.run or proposed is not current.proposed:
+            current = replace(ctx, run=run, proposed=proposed)
         try:
-            verdict = rule.apply(replace(ctx, run=run, proposed=proposed))
+            verdict = rule.apply(current)
         except Exception as exc:
             return RulesOutcome(
                 Status.ABORT,
