@@ -1,15 +1,63 @@
-"""The whole server: the API under its base path, the UI at its base, CORS around both."""
+"""The whole server: the API under its base path, the UI at its base, CORS around both.
+
+Requests for the API skip the root app's own layers. The root ``FastAPI`` app would run each
+of them through its middleware (error handling, CORS, exception handling, an exit stack) and
+its router before the API app, which has all of these itself except CORS: about 0.1 ms of a
+request. ``RootApp`` sends a request the API mount matches straight to the API app behind
+the same CORS middleware, with the scope the mount would give it; everything else (the UI,
+the lifespan, paths no mount matches) takes the root app's full stack. Should anyone add
+middleware or routes to the root app, all requests take the full stack again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Match, Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._version import PREFECT_VERSION
 from ..settings import Settings
+
+
+class RootApp(FastAPI):
+    """The root app: API requests go straight to the mounted API app (see the module doc)."""
+
+    api_mount: Mount | None = None
+    cors_options: dict[str, Any] = {}
+
+    def build_middleware_stack(self) -> ASGIApp:
+        full_stack = super().build_middleware_stack()
+        mount = self.api_mount
+        classes: list[object] = [entry.cls for entry in self.user_middleware]
+        only_cors = classes == [CORSMiddleware]
+        if mount is None or not only_cors or self.router.routes[:1] != [mount]:
+            return full_stack
+        return _ApiFirst(mount, CORSMiddleware(mount.app, **self.cors_options), full_stack, self)
+
+
+class _ApiFirst:
+    """ASGI: what ``mount`` matches goes to ``api`` with the mount's scope, the rest to ``rest``."""
+
+    def __init__(self, mount: Mount, api: ASGIApp, rest: ASGIApp, root: FastAPI) -> None:
+        self._mount = mount
+        self._api = api
+        self._rest = rest
+        self._router = root.router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            match, child_scope = self._mount.matches(scope)
+            if match is Match.FULL:
+                scope.setdefault("router", self._router)
+                scope.update(child_scope)
+                await self._api(scope, receive, send)
+                return
+        await self._rest(scope, receive, send)
 
 
 def build_app(
@@ -24,7 +72,7 @@ def build_app(
         async with api_app.router.lifespan_context(api_app):
             yield
 
-    app = FastAPI(
+    app = RootApp(
         title="prefect-trio-server",
         version=PREFECT_VERSION,
         lifespan=lifespan,
@@ -35,12 +83,15 @@ def build_app(
     app.state.settings = settings
     app.state.api_app = api_app
     app.mount(settings.api_base_path, api_app, name="api")
+    mount = app.router.routes[-1]
+    assert isinstance(mount, Mount)
+    app.api_mount = mount
     if ui_app is not None:
         app.mount("/", ui_app, name="ui")
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_allowed_origins,
-        allow_methods=settings.cors_allowed_methods,
-        allow_headers=settings.cors_allowed_headers,
-    )
+    app.cors_options = {
+        "allow_origins": settings.cors_allowed_origins,
+        "allow_methods": settings.cors_allowed_methods,
+        "allow_headers": settings.cors_allowed_headers,
+    }
+    app.add_middleware(CORSMiddleware, **app.cors_options)
     return app
