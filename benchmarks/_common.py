@@ -153,6 +153,9 @@ class RunningServer:
     def rss_bytes(self) -> int:
         return tree_rss_bytes(self.process.pid)
 
+    def cpu_seconds(self) -> float:
+        return tree_cpu_seconds(self.process.pid)
+
     def peak_rss_bytes(self) -> int:
         return tree_rss_bytes(self.process.pid, field_name="VmHWM")
 
@@ -408,6 +411,21 @@ def status_kib(pid: int, field_name: str = "VmRSS") -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time so far of ``root``'s process tree (all threads of every process)."""
+    return sum(cpu_seconds(pid) for pid in process_tree(root))
 
 
 def tree_rss_bytes(root: int, field_name: str = "VmRSS") -> int:

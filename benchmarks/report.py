@@ -105,6 +105,14 @@ def startup_rows(results: Results) -> Iterator[Row]:
         yield Row(f"{measure}, s", "lower", ours.get(measure), theirs.get(measure))
 
 
+def cpu_ms_per(point: dict[str, Any], count_key: str) -> float | None:
+    """Server CPU milliseconds per unit of work (a lifecycle, a read) at one point."""
+    cpu, count = point.get("server_cpu_seconds"), point.get(count_key)
+    if cpu is None or not count:
+        return None
+    return round(cpu * 1000 / count, 2)
+
+
 def writes_rows(results: Results) -> Iterator[Row]:
     data = by_server(results, "writes")
     for clients in client_counts(data):
@@ -123,6 +131,12 @@ def writes_rows(results: Results) -> Iterator[Row]:
             "lower",
             ours.get("failed_requests"),
             theirs.get("failed_requests"),
+        )
+        yield Row(
+            f"server CPU ms per lifecycle, {label}",
+            "lower",
+            cpu_ms_per(ours, "lifecycles"),
+            cpu_ms_per(theirs, "lifecycles"),
         )
 
 
@@ -144,6 +158,12 @@ def reads_rows(results: Results) -> Iterator[Row]:
             )
             yield Row(f"p99 ms, {label}", "lower", ours.get("p99_ms"), theirs.get("p99_ms"))
             yield Row(f"failed reads, {label}", "lower", ours.get("failed"), theirs.get("failed"))
+            yield Row(
+                f"server CPU ms per read, {label}",
+                "lower",
+                cpu_ms_per(ours, "reads"),
+                cpu_ms_per(theirs, "reads"),
+            )
 
 
 def events_rows(results: Results) -> Iterator[Row]:

@@ -103,13 +103,16 @@ def require_alive(server: RunningServer) -> None:
 def measure_point(
     server: RunningServer, clients: int, thunk: Callable[[], Awaitable[dict[str, object]]]
 ) -> dict[str, object]:
-    """``trio.run(thunk)``: one measurement; an error is recorded in its place, not raised."""
+    """``trio.run(thunk)``: one measurement, with the CPU time the server's processes spent
+    during it; an error is recorded in its place, not raised."""
     require_alive(server)
+    cpu_before = server.cpu_seconds()
     try:
-        return trio.run(thunk)
+        result = trio.run(thunk)
     except Exception as exc:
         traceback.print_exc()
         return {"clients": clients, "error": f"{type(exc).__name__}: {exc}"}
+    return {**result, "server_cpu_seconds": round(server.cpu_seconds() - cpu_before, 3)}
 
 
 def writes_family(kind: ServerKind, plan: Plan) -> dict[str, Any]:
