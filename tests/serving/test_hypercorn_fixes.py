@@ -42,6 +42,7 @@ from hypercorn.events import Closed, Event, RawData
 from hypercorn.trio.worker_context import WorkerContext
 
 from prefect_trio_server.serving import hypercorn_fixes
+from prefect_trio_server.serving.h2_writes import CoalescingH2Protocol
 from prefect_trio_server.serving.hypercorn_fixes import (
     ORIGINAL_H2_PROTOCOL,
     ORIGINAL_TCP_SERVER,
@@ -347,7 +348,9 @@ def test_install_rebinds_hypercorn_names_and_uninstall_restores(upstream: None) 
     hypercorn_fixes.install()
     hypercorn_fixes.install()  # idempotent
     assert hypercorn.trio.run.TCPServer is FixedTCPServer
-    assert hypercorn.protocol.H2Protocol is FixedH2Protocol
+    # The HTTP/2 protocol is h2_writes' subclass, which keeps FixedH2Protocol's fixes.
+    assert hypercorn.protocol.H2Protocol is CoalescingH2Protocol
+    assert issubclass(CoalescingH2Protocol, FixedH2Protocol)
     assert hypercorn_fixes.installed()
     # The defining modules keep the originals.
     assert hypercorn.trio.tcp_server.TCPServer is ORIGINAL_TCP_SERVER

@@ -44,8 +44,9 @@ connections, and the server) down.
    Fix: on ``Closed``, also close every stream buffer. Blocked senders wake up, and their
    later sends are dropped the way upstream already drops sends on a closed buffer.
 
-``install()`` also makes HTTP/1.1 connections use ``h11_writes.CoalescingH11Protocol``,
-which is not a fix but writes each response of known length in one piece.
+``install()`` also makes connections use ``h11_writes.CoalescingH11Protocol`` for HTTP/1.1
+and ``h2_writes.CoalescingH2Protocol`` (a ``FixedH2Protocol``, so with fixes 2 and 3) for
+HTTP/2. These are not fixes: they write each response of known length in one piece.
 
 ``install()`` rebinds the names Hypercorn looks up when it creates these objects:
 ``hypercorn.trio.run.TCPServer`` (read once, when ``worker_serve`` starts, so call
@@ -183,11 +184,18 @@ def _series(version: str) -> tuple[int, int] | None:
         return None
 
 
+def _h2_protocol() -> type[FixedH2Protocol]:
+    # Imported here, not at the top: h2_writes builds on FixedH2Protocol, defined above.
+    from .h2_writes import CoalescingH2Protocol
+
+    return CoalescingH2Protocol
+
+
 def installed() -> bool:
     """Whether Hypercorn currently uses the fixed classes."""
     return (
         hypercorn.trio.run.TCPServer is FixedTCPServer
-        and hypercorn.protocol.H2Protocol is FixedH2Protocol
+        and hypercorn.protocol.H2Protocol is _h2_protocol()
         and hypercorn.protocol.H11Protocol is CoalescingH11Protocol
     )
 
@@ -214,7 +222,7 @@ def install() -> None:
         )
         return
     hypercorn.trio.run.TCPServer = FixedTCPServer  # type: ignore[misc]
-    hypercorn.protocol.H2Protocol = FixedH2Protocol  # type: ignore[misc]
+    hypercorn.protocol.H2Protocol = _h2_protocol()  # type: ignore[misc]
     hypercorn.protocol.H11Protocol = CoalescingH11Protocol  # type: ignore[misc]
     logger.debug("Hypercorn %s: trio worker fixes installed", version)
 
