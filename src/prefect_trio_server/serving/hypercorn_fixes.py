@@ -46,7 +46,9 @@ connections, and the server) down.
 
 ``install()`` also makes connections use ``h11_writes.CoalescingH11Protocol`` for HTTP/1.1
 and ``h2_writes.CoalescingH2Protocol`` (a ``FixedH2Protocol``, so with fixes 2 and 3) for
-HTTP/2. These are not fixes: they write each response of known length in one piece.
+HTTP/2. These are not fixes: they write each response of known length in one piece. Nor is
+``FixedTCPServer``'s keep-alive timeout (``idle_timeout.IdleTimeout``): the same behaviour
+as Hypercorn's, without a task started and cancelled for every request.
 
 ``install()`` rebinds the names Hypercorn looks up when it creates these objects:
 ``hypercorn.trio.run.TCPServer`` (read once, when ``worker_serve`` starts, so call
@@ -63,6 +65,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from importlib import metadata
+from typing import Any
 
 import h2.events
 import hypercorn.protocol
@@ -74,6 +77,7 @@ from hypercorn.events import Closed, Event, RawData
 from hypercorn.protocol.events import Body
 
 from .h11_writes import ORIGINAL_H11_PROTOCOL, CoalescingH11Protocol
+from .idle_timeout import IdleTimeout
 
 __all__ = [
     "ORIGINAL_H2_PROTOCOL",
@@ -98,10 +102,19 @@ _SEND_FAILURES = (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyR
 
 
 class FixedTCPServer(ORIGINAL_TCP_SERVER):
-    """Hypercorn's trio ``TCPServer`` with sends and EOF/close serialised under ``send_lock``."""
+    """Hypercorn's trio ``TCPServer`` with sends and EOF/close serialised under ``send_lock``,
+    and its keep-alive timeout kept by ``idle_timeout.IdleTimeout``."""
 
     close_lock_timeout: float = 5.0
     """Seconds ``_close`` waits for a send in flight before closing without sending EOF."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.idle_task = IdleTimeout(  # type: ignore[assignment]
+            self.config.keep_alive_timeout,
+            self.context.terminated.wait,
+            self._initiate_server_close,
+        )
 
     async def protocol_send(self, event: Event) -> None:
         if not isinstance(event, RawData):
