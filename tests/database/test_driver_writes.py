@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import trio
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from prefect_trio_server.database import Database
 from prefect_trio_server.database.driver_writes import DriverWrite
-from prefect_trio_server.database.migrate import migrate
 from prefect_trio_server.database.tables import flow, flow_run, flow_run_state
-from prefect_trio_server.database.tables.logs_events import event_resources, events
-from prefect_trio_server.events import flow_run_state_event
 from prefect_trio_server.models.events import record_events, record_server_event
 from prefect_trio_server.schemas.events import MAXIMUM_RELATED_RESOURCES, Event
-from prefect_trio_server.settings import Settings
-
-NOW = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def database(prefect_trio_settings: Settings) -> AsyncIterator[Database]:
-    db = Database(prefect_trio_settings)
-    await trio.to_thread.run_sync(migrate, db)
-    try:
-        yield db
-    finally:
-        db.dispose()
+from server_events import NOW, a_state_event, stored_event
 
 
 def _a_flow_run(connection: Connection) -> uuid.UUID:
@@ -128,44 +111,16 @@ async def test_columns_left_to_defaults_go_through_sqlalchemy(database: Database
     assert run["created"] is not None
 
 
-def _event(tags: int) -> dict[str, Any]:
-    run = {"id": uuid.uuid4(), "name": "r", "run_count": 1, "tags": [f"t{i}" for i in range(tags)]}
-    state = {
-        "id": uuid.uuid4(),
-        "type": "PAUSED",
-        "name": "Paused",
-        "message": "why",
-        "timestamp": NOW,
-        "state_details": {"pause_reschedule": True},
-    }
-    previous = {"id": uuid.uuid4(), "type": "RUNNING", "name": "Running", "timestamp": NOW}
-    flow_row = {"id": uuid.uuid4(), "name": "f", "tags": ["z"]}
-    return flow_run_state_event(run, state, previous, flow_row, now=NOW)
-
-
-def _stored_event(connection: Connection, event_id: uuid.UUID) -> tuple[Any, ...]:
-    row = dict(connection.execute(select(events).where(events.c.id == event_id)).mappings().one())
-    statement = (
-        select(event_resources)
-        .where(event_resources.c.event_id == event_id)
-        .order_by(event_resources.c.resource_role, event_resources.c.resource_id)
-    )
-    resources = [dict(r) for r in connection.execute(statement).mappings()]
-    for resource in resources:
-        resource.pop("id"), resource.pop("event_id")
-    return row.pop("id"), row, resources
-
-
 async def test_a_server_event_is_stored_as_the_validated_event(database: Database) -> None:
-    event = _event(tags=3)
+    event = a_state_event(tags=3)
     validated = Event.model_validate({**event, "id": str(uuid.uuid4())})
 
     def work(connection: Connection) -> None:
         record_server_event(connection, event, now=NOW)
         record_server_event(connection, event, now=NOW + dt.timedelta(seconds=1))  # no-op
         record_events(connection, [validated], now=NOW)
-        _, by_rows, resources = _stored_event(connection, uuid.UUID(event["id"]))
-        _, by_model, model_resources = _stored_event(connection, validated.id)
+        by_rows, resources = stored_event(connection, uuid.UUID(event["id"]))
+        by_model, model_resources = stored_event(connection, validated.id)
         assert by_rows == by_model
         assert resources == model_resources
         assert len(resources) == 1 + len(event["related"])
@@ -174,7 +129,7 @@ async def test_a_server_event_is_stored_as_the_validated_event(database: Databas
 
 
 async def test_a_server_event_over_the_limits_fails_as_before(database: Database) -> None:
-    event = _event(tags=MAXIMUM_RELATED_RESOURCES)
+    event = a_state_event(tags=MAXIMUM_RELATED_RESOURCES)
 
     with pytest.raises(ValueError, match="related resources"):
         await database.write(lambda connection: record_server_event(connection, event, now=NOW))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pydantic
@@ -14,65 +12,20 @@ from sqlalchemy import Connection, func, select
 
 from polling import wait_until_async
 from prefect_trio_server.database import Database
-from prefect_trio_server.database.migrate import migrate
-from prefect_trio_server.database.tables.logs_events import event_outbox, event_resources, events
-from prefect_trio_server.events import flow_run_state_event
+from prefect_trio_server.database.tables.logs_events import event_outbox, events
 from prefect_trio_server.events.persister import move_staged, run_persister
 from prefect_trio_server.models.event_outbox import move_staged_events, stage_server_event
 from prefect_trio_server.models.events import record_server_event
 from prefect_trio_server.schemas.events import MAXIMUM_RELATED_RESOURCES
-from prefect_trio_server.settings import Settings
-
-NOW = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def database(prefect_trio_settings: Settings) -> AsyncIterator[Database]:
-    db = Database(prefect_trio_settings)
-    await trio.to_thread.run_sync(migrate, db)
-    try:
-        yield db
-    finally:
-        db.dispose()
-
-
-def _event(tags: int = 2) -> dict[str, Any]:
-    run = {"id": uuid.uuid4(), "name": "r", "run_count": 1, "tags": [f"t{i}" for i in range(tags)]}
-    state = {
-        "id": uuid.uuid4(),
-        "type": "RUNNING",
-        "name": "Running",
-        "message": "on its way",
-        "timestamp": NOW,
-        "state_details": {"pause_reschedule": False},
-    }
-    previous = {"id": uuid.uuid4(), "type": "PENDING", "name": "Pending", "timestamp": NOW}
-    flow_row = {"id": uuid.uuid4(), "name": "f", "tags": ["z"]}
-    return flow_run_state_event(run, state, previous, flow_row, now=NOW)
+from server_events import NOW, a_state_event, stored_event
 
 
 def _count(connection: Connection, table: Any) -> int:
     return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def _stored(connection: Connection, event_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The event's row and its resource rows, without their own ids."""
-    key = uuid.UUID(event_id)
-    row = dict(connection.execute(select(events).where(events.c.id == key)).mappings().one())
-    statement = (
-        select(event_resources)
-        .where(event_resources.c.event_id == key)
-        .order_by(event_resources.c.resource_role, event_resources.c.resource_id)
-    )
-    resources = [dict(r) for r in connection.execute(statement).mappings()]
-    for resource in resources:
-        resource.pop("id"), resource.pop("event_id")
-    row.pop("id")
-    return row, resources
-
-
 async def test_a_staged_event_is_stored_as_if_recorded_directly(database: Database) -> None:
-    staged = _event()
+    staged = a_state_event()
     direct = {**staged, "id": str(uuid.uuid4())}
 
     def stage(connection: Connection) -> None:
@@ -85,8 +38,8 @@ async def test_a_staged_event_is_stored_as_if_recorded_directly(database: Databa
     def compare(connection: Connection) -> None:
         assert _count(connection, event_outbox) == 0
         record_server_event(connection, direct, now=NOW)
-        moved_row, moved_resources = _stored(connection, staged["id"])
-        direct_row, direct_resources = _stored(connection, direct["id"])
+        moved_row, moved_resources = stored_event(connection, staged["id"])
+        direct_row, direct_resources = stored_event(connection, direct["id"])
         assert moved_row == direct_row
         assert moved_row["received"] == NOW
         assert moved_resources == direct_resources
@@ -96,7 +49,7 @@ async def test_a_staged_event_is_stored_as_if_recorded_directly(database: Databa
 
 
 async def test_moved_in_batches_oldest_first(database: Database) -> None:
-    staged = [_event() for _ in range(5)]
+    staged = [a_state_event() for _ in range(5)]
 
     def stage(connection: Connection) -> None:
         for event in staged:
@@ -118,7 +71,7 @@ async def test_a_rolled_back_change_stages_nothing(database: Database) -> None:
         pass
 
     def failing_change(connection: Connection) -> None:
-        stage_server_event(connection, _event(), now=NOW)
+        stage_server_event(connection, a_state_event(), now=NOW)
         raise Boom
 
     with pytest.raises(Boom):
@@ -128,7 +81,7 @@ async def test_a_rolled_back_change_stages_nothing(database: Database) -> None:
 
 
 async def test_an_event_that_cannot_be_stored_fails_its_change(database: Database) -> None:
-    event = _event()
+    event = a_state_event()
     event["related"] = [
         {"prefect.resource.id": f"r.{i}", "prefect.resource.role": "tag"}
         for i in range(MAXIMUM_RELATED_RESOURCES + 1)
@@ -141,7 +94,7 @@ async def test_an_event_that_cannot_be_stored_fails_its_change(database: Databas
 async def test_only_writes_that_stage_wake_the_persister(database: Database) -> None:
     await database.write(lambda c: _count(c, events))
     assert not database.events_staged.is_set()
-    await database.write(lambda c: stage_server_event(c, _event(), now=NOW))
+    await database.write(lambda c: stage_server_event(c, a_state_event(), now=NOW))
     assert database.events_staged.is_set()
 
 
@@ -150,7 +103,7 @@ async def test_move_staged_moves_everything(database: Database) -> None:
 
     def stage(connection: Connection) -> None:
         for _ in range(1203):  # more than two batches
-            stage_server_event(connection, _event(tags=0), now=NOW)
+            stage_server_event(connection, a_state_event(tags=0), now=NOW)
 
     await database.write(stage)
     assert await move_staged(database) == 1203
@@ -160,7 +113,7 @@ async def test_move_staged_moves_everything(database: Database) -> None:
 async def test_movers_at_once_store_each_event_once(database: Database) -> None:
     def stage(connection: Connection) -> None:
         for _ in range(1500):
-            stage_server_event(connection, _event(tags=0), now=NOW)
+            stage_server_event(connection, a_state_event(tags=0), now=NOW)
 
     await database.write(stage)
     async with trio.open_nursery() as nursery:
@@ -182,9 +135,9 @@ async def _wait_until_moved(database: Database, expected: int) -> None:
 async def test_the_persister_moves_staged_events_soon_after(database: Database) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_persister, database)
-        await database.write(lambda c: stage_server_event(c, _event(), now=NOW))
+        await database.write(lambda c: stage_server_event(c, a_state_event(), now=NOW))
         await _wait_until_moved(database, 1)
-        await database.write(lambda c: stage_server_event(c, _event(), now=NOW))
+        await database.write(lambda c: stage_server_event(c, a_state_event(), now=NOW))
         await _wait_until_moved(database, 2)
         nursery.cancel_scope.cancel()
 
@@ -193,14 +146,14 @@ async def test_the_persister_moves_what_is_left_when_cancelled(database: Databas
     async with trio.open_nursery() as nursery:
         # Nothing would wake it within the test: only its last move can store the event.
         nursery.start_soon(lambda: run_persister(database, gather_seconds=3600, sweep_seconds=3600))
-        await database.write(lambda c: stage_server_event(c, _event(), now=NOW))
+        await database.write(lambda c: stage_server_event(c, a_state_event(), now=NOW))
         await trio.testing.wait_all_tasks_blocked()
         nursery.cancel_scope.cancel()
     assert await database.read(lambda c: (_count(c, event_outbox), _count(c, events))) == (0, 1)
 
 
 async def test_the_persister_moves_what_an_earlier_server_left(database: Database) -> None:
-    await database.write(lambda c: stage_server_event(c, _event(), now=NOW))
+    await database.write(lambda c: stage_server_event(c, a_state_event(), now=NOW))
     database.events_staged = type(database.events_staged)()  # staged by "another process"
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_persister, database)

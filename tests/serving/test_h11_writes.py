@@ -16,9 +16,9 @@ import pytest
 import trio
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
-from hypercorn.events import Event, RawData
 from hypercorn.trio.worker_context import WorkerContext
 
+from hypercorn_protocols import RecordingTCPServer, fixes_installed
 from prefect_trio_server.serving import hypercorn_fixes
 from prefect_trio_server.serving.h11_writes import ORIGINAL_H11_PROTOCOL, CoalescingH11Protocol
 
@@ -27,17 +27,9 @@ App = Callable[[dict[str, Any], Any, Any], Any]
 
 @pytest.fixture(params=["coalescing", "upstream"])
 def protocol(request: pytest.FixtureRequest) -> Iterator[str]:
-    was_installed = hypercorn_fixes.installed()
-    hypercorn_fixes.install()
-    if request.param == "upstream":
-        hypercorn.protocol.H11Protocol = ORIGINAL_H11_PROTOCOL  # type: ignore[misc]
-    try:
+    upstream = {"H11Protocol": ORIGINAL_H11_PROTOCOL} if request.param == "upstream" else {}
+    with fixes_installed(**upstream):
         yield str(request.param)
-    finally:
-        if was_installed:
-            hypercorn_fixes.install()
-        else:
-            hypercorn_fixes.uninstall()
 
 
 def test_install_uses_the_coalescing_protocol() -> None:
@@ -50,17 +42,6 @@ def test_install_uses_the_coalescing_protocol() -> None:
             hypercorn_fixes.uninstall()
     if not was_installed:
         assert hypercorn.protocol.H11Protocol is ORIGINAL_H11_PROTOCOL
-
-
-class RecordingTCPServer(hypercorn_fixes.FixedTCPServer):
-    """The server Hypercorn runs, keeping each write the protocol asks for."""
-
-    writes: list[bytes]
-
-    async def protocol_send(self, event: Event) -> None:
-        if isinstance(event, RawData):
-            self.writes.append(event.data)
-        await super().protocol_send(event)
 
 
 @asynccontextmanager

@@ -29,9 +29,9 @@ import trio.testing
 import trustme
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
-from hypercorn.events import Event, RawData
 from hypercorn.trio.worker_context import WorkerContext
 
+from hypercorn_protocols import RecordingTCPServer, fixes_installed
 from prefect_trio_server.serving import hypercorn_fixes
 from prefect_trio_server.serving.h2_writes import CoalescingH2Protocol
 from prefect_trio_server.serving.hypercorn_fixes import FixedH2Protocol
@@ -51,17 +51,9 @@ END_STREAM = 0x1
 
 @pytest.fixture(params=["coalescing", "upstream"])
 def protocol(request: pytest.FixtureRequest) -> Iterator[str]:
-    was_installed = hypercorn_fixes.installed()
-    hypercorn_fixes.install()
-    if request.param == "upstream":
-        hypercorn.protocol.H2Protocol = FixedH2Protocol  # type: ignore[misc]
-    try:
+    upstream = {"H2Protocol": FixedH2Protocol} if request.param == "upstream" else {}
+    with fixes_installed(**upstream):
         yield str(request.param)
-    finally:
-        if was_installed:
-            hypercorn_fixes.install()
-        else:
-            hypercorn_fixes.uninstall()
 
 
 @pytest.fixture(params=["h2c", "tls"])
@@ -83,17 +75,6 @@ def test_install_uses_the_coalescing_protocol() -> None:
 
 
 # --- serving one connection ---------------------------------------------------------------
-
-
-class RecordingTCPServer(hypercorn_fixes.FixedTCPServer):
-    """The server Hypercorn runs, keeping each write the protocol asks for (before TLS)."""
-
-    writes: list[bytes]
-
-    async def protocol_send(self, event: Event) -> None:
-        if isinstance(event, RawData):
-            self.writes.append(event.data)
-        await super().protocol_send(event)
 
 
 def frames(write: bytes) -> Iterator[tuple[int, int, int]]:
