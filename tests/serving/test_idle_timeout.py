@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import trio
 import trio.testing
+from trio_websocket import open_websocket_url
 
 from prefect_trio_server.serving.idle_timeout import IdleTimeout
 from prefect_trio_server.serving.serve import serve
@@ -101,6 +103,17 @@ async def test_one_task_for_the_connections_life(
     assert len(watched.closed_at) == 1
 
 
+async def test_a_closed_connection_ends_its_task_without_closing_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        watched = Watched(nursery)
+        await watched.idle()
+        await watched.busy()  # as a websocket, or a request cut off by the client
+        watched.timeout.finish()
+    assert watched.closed_at == []
+
+
 # -- on a real server ------------------------------------------------------------------------
 
 
@@ -151,3 +164,30 @@ async def test_shutdown_closes_an_idle_keep_alive_connection(tmp_path: Path) -> 
             async with await _three_requests(urls[0]) as stream:
                 stop.set()
                 await _closed_by_the_server(stream)
+
+
+async def test_shutdown_does_not_wait_for_connections_the_clients_closed(tmp_path: Path) -> None:
+    # A long graceful timeout: a connection task left behind would hold the shutdown for it.
+    settings = Settings(
+        home=tmp_path / "home",
+        ui_enabled=False,
+        port=0,
+        keep_alive_timeout=3600,
+        graceful_timeout=600,
+    )
+    stop = trio.Event()
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+
+            async def run(task_status: trio.TaskStatus[list[str]]) -> None:
+                await serve(settings, task_status=task_status, shutdown_trigger=stop.wait)
+
+            urls: list[str] = await nursery.start(run)
+            stream = await _three_requests(urls[0])
+            await stream.aclose()
+            # A websocket's connection never goes idle again: it is busy when it closes.
+            ws_url = urls[0].replace("http", "ws", 1) + "/api/events/in"
+            async with open_websocket_url(ws_url, subprotocols=["prefect"]) as ws:
+                await ws.send_message(json.dumps({"type": "auth", "token": None}))
+                assert json.loads(await ws.get_message())["type"] == "auth_success"
+            stop.set()

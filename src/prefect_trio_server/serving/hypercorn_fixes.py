@@ -116,6 +116,13 @@ class FixedTCPServer(ORIGINAL_TCP_SERVER):
             self._initiate_server_close,
         )
 
+    async def _read_data(self) -> None:
+        try:
+            await super()._read_data()
+        finally:
+            # The connection is closed: its keep-alive task must not keep its task group open.
+            self.idle_task.finish()  # type: ignore[attr-defined]
+
     async def protocol_send(self, event: Event) -> None:
         if not isinstance(event, RawData):
             await super().protocol_send(event)

@@ -14,6 +14,9 @@ deadline of that task's cancel scope to ``now + keep_alive_timeout``, a request 
 infinity. Neither wakes the task. When the deadline passes, or when the worker terminates
 while the connection is idle (or later, as soon as it goes idle), the task runs the
 server's close (``_initiate_server_close``), shielded, as Hypercorn's own timeout does.
+The server calls :meth:`finish` once the connection has closed: the task ends without
+closing anything (the connection's task group waits for it, and so does a graceful
+shutdown).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class IdleTimeout:
         self._idle = False
         self._started = False
         self._terminating = False
+        self._finished = False
         self._now_idle = trio.Event()
 
     # Async only because Hypercorn awaits them; neither waits for anything.
@@ -64,11 +68,18 @@ class IdleTimeout:
         self._idle = False
         self._scope.deadline = inf
 
+    def finish(self) -> None:
+        """The connection has closed: end the task, closing nothing."""
+        self._finished = True
+        self._scope.cancel()
+
     async def _watch(self) -> None:
         with self._scope:
             await self._wait_terminated()
             self._terminating = True
             if not self._idle:
                 await self._now_idle.wait()
+        if self._finished:
+            return
         with trio.CancelScope(shield=True):
             await self._close()
