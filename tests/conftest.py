@@ -27,9 +27,11 @@ def postgres_cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def postgres_url(postgres_cluster: Cluster) -> str:
-    """A fresh, empty PostgreSQL database."""
-    return postgres_cluster.new_database()
+def postgres_url(postgres_cluster: Cluster) -> Iterator[str]:
+    """A fresh PostgreSQL database, migrated; dropped after the test."""
+    url = postgres_cluster.new_database()
+    yield url
+    postgres_cluster.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

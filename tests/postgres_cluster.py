@@ -88,6 +88,17 @@ class Cluster:
             connection.execute(f'CREATE DATABASE "{name}"{clause}')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by :meth:`new_database` (its connections closed first), so that
+        a session's hundreds of test databases do not pile up on disk."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def new_database(self) -> str:
         """Create a fresh database, already migrated, and return its URL.
 
