@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -23,21 +22,26 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .._version import PREFECT_VERSION
 from ..settings import Settings
 
+API_MOUNT = "api"
+
 
 class RootApp(FastAPI):
     """The root app: API requests go straight to the mounted API app (see the module doc)."""
 
-    api_mount: Mount | None = None
-    cors_options: dict[str, Any] = {}
-
     def build_middleware_stack(self) -> ASGIApp:
         full_stack = super().build_middleware_stack()
-        mount = self.api_mount
-        classes: list[object] = [entry.cls for entry in self.user_middleware]
-        only_cors = classes == [CORSMiddleware]
-        if mount is None or not only_cors or self.router.routes[:1] != [mount]:
+        mount = self.router.routes[0] if self.router.routes else None
+        if (
+            not isinstance(mount, Mount)
+            or mount.name != API_MOUNT
+            or len(self.user_middleware) != 1
+        ):
             return full_stack
-        return _ApiFirst(mount, CORSMiddleware(mount.app, **self.cors_options), full_stack, self)
+        middleware: object
+        middleware, args, options = self.user_middleware[0]
+        if middleware is not CORSMiddleware:
+            return full_stack
+        return _ApiFirst(mount, CORSMiddleware(mount.app, *args, **options), full_stack, self)
 
 
 class _ApiFirst:
@@ -82,16 +86,13 @@ def build_app(
     )
     app.state.settings = settings
     app.state.api_app = api_app
-    app.mount(settings.api_base_path, api_app, name="api")
-    mount = app.router.routes[-1]
-    assert isinstance(mount, Mount)
-    app.api_mount = mount
+    app.mount(settings.api_base_path, api_app, name=API_MOUNT)  # first: see RootApp
     if ui_app is not None:
         app.mount("/", ui_app, name="ui")
-    app.cors_options = {
-        "allow_origins": settings.cors_allowed_origins,
-        "allow_methods": settings.cors_allowed_methods,
-        "allow_headers": settings.cors_allowed_headers,
-    }
-    app.add_middleware(CORSMiddleware, **app.cors_options)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_allowed_origins,
+        allow_methods=settings.cors_allowed_methods,
+        allow_headers=settings.cors_allowed_headers,
+    )
     return app

@@ -110,18 +110,19 @@ class FixedTCPServer(ORIGINAL_TCP_SERVER):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.idle_task = IdleTimeout(  # type: ignore[assignment]
+        self.keep_alive = IdleTimeout(
             self.config.keep_alive_timeout,
             self.context.terminated.wait,
             self._initiate_server_close,
         )
+        self.idle_task = self.keep_alive  # type: ignore[assignment]  # the same interface
 
     async def _read_data(self) -> None:
         try:
             await super()._read_data()
         finally:
             # The connection is closed: its keep-alive task must not keep its task group open.
-            self.idle_task.finish()  # type: ignore[attr-defined]
+            self.keep_alive.finish()
 
     async def protocol_send(self, event: Event) -> None:
         if not isinstance(event, RawData):
