@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, select
 
 from ..database.dialects import insert_for_dialect
+from ..database.page_statements import filter_key
 from ..database.tables import flow, flow_run, flow_run_state
 from ..errors import ObjectNotFoundError
 from ..orchestration import Status, decide_flow_transition
@@ -353,8 +354,15 @@ def read_flow_run_objects(
     now: dt.datetime,
 ) -> list[str]:
     """Like :func:`read_flow_runs`, as the JSON objects of the API's flow runs."""
-    where, order_by = _page(flows, runs, sort, connection.dialect.name)
-    return _FLOW_RUN_PAGES.read(connection, where, order_by, offset=offset, limit=limit, now=now)
+    key = (filter_key(flows), filter_key(runs), sort)
+    return _FLOW_RUN_PAGES.read(
+        connection,
+        key,
+        lambda: _page(flows, runs, sort, connection.dialect.name),
+        offset=offset,
+        limit=limit,
+        now=now,
+    )
 
 
 def count_flow_runs(

@@ -10,10 +10,11 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Select, insert, select
 
 from ..database.filters.logs import log_filter_clause, log_order_by
 from ..database.json_rows import JsonObject, page_rows
+from ..database.page_statements import PageStatements, filter_key
 from ..database.tables import log
 from ..schemas.actions import LogCreate
 from ..schemas.core import Log
@@ -65,13 +66,17 @@ def read_logs(
     limit: int,
 ) -> list[str]:
     """The page of logs that ``log_filter`` selects, in ``sort`` order, as the API's JSON."""
-    order_by = log_order_by(sort)
-    where = log_filter_clause(log_filter, connection.dialect.name)
-    page = page_rows(log, log.c.id, where, order_by, offset=offset, limit=limit)
-    statement = (
-        select(_LOG_OBJECT.expression(connection.dialect)).select_from(page).order_by(*order_by)
-    )
-    return list(connection.execute(statement).scalars())
+    dialect = connection.dialect
+
+    def build() -> Select[str]:
+        order_by = log_order_by(sort)
+        where = log_filter_clause(log_filter, dialect.name)
+        page = page_rows(log, log.c.id, where, order_by, offset=offset, limit=limit)
+        return select(_LOG_OBJECT.expression(dialect)).select_from(page).order_by(*order_by)
+
+    key = (dialect.name, filter_key(log_filter), sort, offset, limit)
+    return list(connection.execute(_LOG_PAGES.get(key, build)).scalars())
 
 
 _LOG_OBJECT = JsonObject.of_model(Log, log)
+_LOG_PAGES = PageStatements()

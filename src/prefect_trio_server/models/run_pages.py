@@ -9,13 +9,14 @@ A page's ids are cut before its objects are written (:func:`..database.json_rows
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import ColumnElement, Connection, Select, select
 
 from ..database.json_rows import JsonObject, page_rows
+from ..database.page_statements import PageStatements
 from ..schemas.states import State
 from .run_rows import RunRows
 from .run_states import ESTIMATE_INPUTS, run_estimates
@@ -46,27 +47,38 @@ class RunPages:
         self._id = runs.c.id
         self._estimate_inputs = [runs.c[name] for name in ESTIMATE_INPUTS]
         self._still_late = still_late
+        self._statements = PageStatements()
 
     def read(
         self,
         connection: Connection,
-        where: ColumnElement[bool],
-        order_by: Sequence[ColumnElement[Any]],
+        key: Hashable,
+        selection: Callable[[], tuple[ColumnElement[bool], Sequence[ColumnElement[Any]]]],
         *,
         offset: int,
         limit: int,
         now: dt.datetime,
     ) -> list[str]:
-        """The JSON objects of the page ``where``/``order_by``/``offset``/``limit`` selects."""
-        page = page_rows(self._source, self._id, where, order_by, offset=offset, limit=limit)
-        statement = (
-            select(
-                self._object.expression(connection.dialect).label("object"),
-                *self._estimate_inputs,
+        """The JSON objects of a page: ``selection()`` gives its WHERE and ORDER BY.
+
+        ``key`` names the selection (the filters and sort it comes from): the statement is
+        built once for a key and reused (:class:`..database.page_statements.PageStatements`).
+        """
+        dialect = connection.dialect
+
+        def build() -> Select[Any]:
+            where, order_by = selection()
+            page = page_rows(self._source, self._id, where, order_by, offset=offset, limit=limit)
+            return (
+                select(
+                    self._object.expression(dialect).label("object"),
+                    *self._estimate_inputs,
+                )
+                .select_from(page)
+                .order_by(*order_by)
             )
-            .select_from(page)
-            .order_by(*order_by)
-        )
+
+        statement = self._statements.get((dialect.name, key, offset, limit), build)
         objects: list[str] = []
         for row in connection.execute(statement).mappings():
             run_time, lateness = run_estimates(row, now, still_late=self._still_late)

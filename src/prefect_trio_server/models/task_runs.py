@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, false, func, select
 
 from ..database.dialects import insert_for
+from ..database.page_statements import filter_key
 from ..database.tables import flow, flow_run, flow_run_state, task_run, task_run_state
 from ..errors import ObjectNotFoundError
 from ..orchestration import (
@@ -348,16 +349,25 @@ def read_task_runs(
     """The page of task runs the filters select, as the JSON objects of the API's task runs."""
     from ..database.filters.task_runs import task_run_order_by
 
-    where = _selection(
-        flows=flows,
-        flow_runs=flow_runs,
-        task_runs=task_runs,
-        deployments=deployments,
-        dialect=connection.dialect.name,
+    def selection() -> tuple[ColumnElement[bool], Sequence[ColumnElement[Any]]]:
+        where = _selection(
+            flows=flows,
+            flow_runs=flow_runs,
+            task_runs=task_runs,
+            deployments=deployments,
+            dialect=connection.dialect.name,
+        )
+        return where, task_run_order_by(sort)
+
+    # Only whether a deployment filter was sent matters (it matches nothing yet).
+    key = (
+        filter_key(flows),
+        filter_key(flow_runs),
+        filter_key(task_runs),
+        deployments is not None,
+        sort,
     )
-    return _TASK_RUN_PAGES.read(
-        connection, where, task_run_order_by(sort), offset=offset, limit=limit, now=now
-    )
+    return _TASK_RUN_PAGES.read(connection, key, selection, offset=offset, limit=limit, now=now)
 
 
 def count_task_runs(
