@@ -303,3 +303,30 @@ def test_non_standard_json_stored_by_earlier_versions_is_made_standard(
         assert labels == '{"x": null, "y": [null, 1.5]}'
     finally:
         db.dispose()
+
+
+def test_a_busy_begin_fails_as_sqlalchemy_reports_it(tmp_path: Path) -> None:
+    """The BEGIN goes straight to the driver; its 'database is locked' is still
+    SQLAlchemy's OperationalError, which the API answers with 503 and Retry-After."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from prefect_trio_server.database.engine import _sqlite_engine
+
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("BEGIN IMMEDIATE")
+    engine = _sqlite_engine(
+        f"sqlite:///{path}", pool_size=1, begin="BEGIN IMMEDIATE", busy_timeout_ms=10
+    )
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), engine.begin():
+            pass
+        holder.execute("COMMIT")
+        with engine.begin() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()
+        holder.close()

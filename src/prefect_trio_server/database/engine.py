@@ -22,6 +22,7 @@ A caller that cannot get a thread within ``database_timeout`` seconds gets
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ import anyio
 import anyio.to_thread
 import pydantic_core
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 from ..errors import ConfigurationError, ServiceUnavailableError
@@ -84,7 +86,12 @@ def _sqlite_engine(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql(begin)
+        # Straight to the driver (a third of what ``exec_driver_sql`` costs), with its
+        # errors wrapped as SQLAlchemy wraps them: a busy database is still a 503.
+        try:
+            connection.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(begin, (), exc, sqlite3.Error) from exc
 
     return engine
 
