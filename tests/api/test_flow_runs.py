@@ -263,6 +263,34 @@ async def test_transitions_are_recorded_as_events(
     assert {row.resource_id for row in rows} == {f"prefect.flow-run.{run['id']}"}
 
 
+async def test_events_are_read_when_staged_ones_cannot_be_moved(
+    prefect_trio_client: httpx.AsyncClient, flow: dict[str, Any], prefect_trio_app: Any
+) -> None:
+    from sqlalchemy import text
+
+    from prefect_trio_server.events.persister import move_staged
+
+    database = prefect_trio_app.state.api_app.state.database
+    run = await create_run(prefect_trio_client, flow)
+    await propose(prefect_trio_client, run["id"], "PENDING")
+    await move_staged(database)
+    await propose(prefect_trio_client, run["id"], "RUNNING")  # staged; its move will fail
+    await database.write(lambda c: c.execute(text("ALTER TABLE event_resources RENAME TO held")))
+    try:
+        response = await prefect_trio_client.post("/events/filter", json={"limit": 50})
+    finally:
+        await database.write(
+            lambda c: c.execute(text("ALTER TABLE held RENAME TO event_resources"))
+        )
+    assert response.status_code == 200, response.text
+    assert [e["event"] for e in response.json()["events"]] == ["prefect.flow-run.Pending"]
+    after = await prefect_trio_client.post("/events/filter", json={"limit": 50})
+    assert sorted(e["event"] for e in after.json()["events"]) == [
+        "prefect.flow-run.Pending",
+        "prefect.flow-run.Running",
+    ]
+
+
 async def test_a_client_reads_the_events_of_its_own_transitions(
     prefect_trio_client: httpx.AsyncClient, flow: dict[str, Any]
 ) -> None:

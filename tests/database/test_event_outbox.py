@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from typing import Any
 
 import pydantic
 import pytest
 import trio
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from polling import wait_until_async
 from prefect_trio_server.database import Database
-from prefect_trio_server.database.tables.logs_events import event_outbox, events
+from prefect_trio_server.database.tables.logs_events import event_outbox, event_resources, events
 from prefect_trio_server.events.persister import move_staged, run_persister
 from prefect_trio_server.models.event_outbox import move_staged_events, stage_server_event
 from prefect_trio_server.models.events import record_server_event
@@ -159,3 +162,80 @@ async def test_the_persister_moves_what_an_earlier_server_left(database: Databas
         nursery.start_soon(run_persister, database)
         await _wait_until_moved(database, 1)
         nursery.cancel_scope.cancel()
+
+
+def _stage_rows(connection: Connection, texts: list[str]) -> None:
+    """Outbox rows as they are in the table: whatever text is there."""
+    for event_text in texts:
+        connection.execute(insert(event_outbox).values(event=event_text, received=NOW))
+
+
+@pytest.mark.parametrize(
+    "unstorable",
+    [
+        "{not json",
+        '{"id": "not a uuid", "event": "prefect.flow-run.Paused"}',
+        json.dumps({"id": str(uuid.uuid4()), "event": "x", "resource": {}}),
+    ],
+    ids=["not-json", "bad-id", "half-an-event"],
+)
+async def test_an_unstorable_row_is_dropped_not_left_to_block_the_rest(
+    database: Database, unstorable: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prefect_trio_server.database.json_text import json_text
+
+    before, after = a_state_event(), a_state_event()
+    await database.write(
+        lambda c: _stage_rows(c, [json_text(before), unstorable, json_text(after)])
+    )
+    with caplog.at_level(logging.ERROR, logger="prefect_trio_server.events"):
+        assert await move_staged(database) == 3
+    counts = await database.read(
+        lambda c: (_count(c, event_outbox), _count(c, events), _count(c, event_resources))
+    )
+    resources = 2 * (1 + len(before["related"]))
+    assert counts == (0, 2, resources)  # nothing half-written of the dropped one
+    stored = await database.read(lambda c: [stored_event(c, e["id"])[0] for e in (before, after)])
+    assert [row["event"] for row in stored] == [before["event"], after["event"]]
+    [record] = [r for r in caplog.records if "dropped staged event" in r.getMessage()]
+    assert unstorable[:20] in record.getMessage()
+
+
+async def test_a_database_error_leaves_the_whole_batch_staged(database: Database) -> None:
+    staged = [a_state_event() for _ in range(3)]
+
+    def stage(connection: Connection) -> None:
+        for event in staged:
+            stage_server_event(connection, event, now=NOW)
+
+    await database.write(stage)
+    # A real failure inside the move: the resources table is not there for a while.
+    await database.write(lambda c: c.execute(text("ALTER TABLE event_resources RENAME TO held")))
+    with pytest.raises((OperationalError, ProgrammingError)):
+        await database.write(move_staged_events)
+    assert await database.read(lambda c: (_count(c, event_outbox), _count(c, events))) == (3, 0)
+    await database.write(lambda c: c.execute(text("ALTER TABLE held RENAME TO event_resources")))
+    assert await move_staged(database) == 3
+    assert await database.read(lambda c: (_count(c, event_outbox), _count(c, events))) == (0, 3)
+
+
+async def test_the_persister_outlives_a_failed_move(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    await database.write(lambda c: c.execute(text("ALTER TABLE event_resources RENAME TO held")))
+    with caplog.at_level(logging.WARNING, logger="prefect_trio_server.events"):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: run_persister(database, gather_seconds=0))
+            await database.write(lambda c: stage_server_event(c, a_state_event(), now=NOW))
+
+            async def failed_once() -> bool:
+                return any("could not move" in r.getMessage() for r in caplog.records)
+
+            await wait_until_async(failed_once)
+            await database.write(
+                lambda c: c.execute(text("ALTER TABLE held RENAME TO event_resources"))
+            )
+            # The next write that stages an event wakes it again; both are moved.
+            await database.write(lambda c: stage_server_event(c, a_state_event(), now=NOW))
+            await _wait_until_moved(database, 2)
+            nursery.cancel_scope.cancel()

@@ -28,7 +28,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Connection
 
 from ..errors import InvalidRequestError
-from ..events.persister import move_staged
+from ..events.persister import move_staged_logging_failures
 from ..models import event_queries as queries
 from ..models.event_counts import count_events_by
 from ..models.event_queries import MAXIMUM_PAGE_SIZE, InvalidPageTokenError, PageToken
@@ -75,7 +75,9 @@ async def read_events(
     results)."""
     criteria = filter if filter is not None else EventFilter()
     dialect = database.dialect
-    await move_staged(database)  # a client reads the events of its own changes
+    # A client reads the events of its own changes; if they cannot be moved now, it reads
+    # what is stored (the failure is logged, the events stay staged for the persister).
+    await move_staged_logging_failures(database)
 
     def work(connection: Connection) -> EventPage:
         total = queries.count_events(connection, criteria, dialect=dialect)
@@ -99,7 +101,7 @@ async def read_account_events_page(
     except InvalidPageTokenError as exc:
         raise InvalidRequestError(f"Invalid page token: {exc}", status=403) from exc
     dialect = database.dialect
-    await move_staged(database)
+    await move_staged_logging_failures(database)
 
     def work(connection: Connection) -> EventPage:
         events = queries.read_events(
@@ -127,7 +129,7 @@ async def count_account_events(
     that can be counted include the day the event occurred, the type of event, or
     the IDs of the resources associated with the event."""
     dialect = database.dialect
-    await move_staged(database)
+    await move_staged_logging_failures(database)
 
     def work(connection: Connection) -> list[EventCount]:
         return count_events_by(

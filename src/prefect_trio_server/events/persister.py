@@ -8,7 +8,8 @@ process that crashed or stopped before moving it), and moves what is left when i
 cancelled, as the server shuts down.
 
 A move that fails (a busy database, say) leaves the events staged, where the next round
-finds them: nothing is dropped. Readers of events call :func:`move_staged` first.
+finds them: nothing is dropped. Readers of events move what is staged first, and answer
+with what is stored if that fails.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ import anyio
 from ..database import Database
 from ..models.event_outbox import MOVE_BATCH, has_staged_events, move_staged_events
 
-__all__ = ["GATHER_SECONDS", "SHUTDOWN_SECONDS", "SWEEP_SECONDS", "move_staged", "run_persister"]
+__all__ = [
+    "GATHER_SECONDS",
+    "SHUTDOWN_SECONDS",
+    "SWEEP_SECONDS",
+    "move_staged",
+    "move_staged_logging_failures",
+    "run_persister",
+]
 
 logger = logging.getLogger("prefect_trio_server.events")
 
@@ -58,7 +66,7 @@ async def run_persister(
     """Move staged events shortly after they are staged, until cancelled; then once more."""
     try:
         while True:
-            await _move_logging_failures(database)
+            await move_staged_logging_failures(database)
             with anyio.move_on_after(sweep_seconds):
                 await database.events_staged.wait()
             # Writes that stage events from here on wake the next round; those before are
@@ -68,12 +76,13 @@ async def run_persister(
     finally:
         with anyio.CancelScope(shield=True) as scope:
             scope.deadline = anyio.current_time() + SHUTDOWN_SECONDS
-            await _move_logging_failures(database)
+            await move_staged_logging_failures(database)
         if scope.cancelled_caught:
             logger.warning("stopped moving staged events after %s s", SHUTDOWN_SECONDS)
 
 
-async def _move_logging_failures(database: Database) -> None:
+async def move_staged_logging_failures(database: Database) -> None:
+    """:func:`move_staged`; a failure is logged (the events stay staged), not raised."""
     try:
         await move_staged(database)
     except Exception:

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Row, delete, select
+from sqlalchemy.exc import DBAPIError
 
 from ..database.driver_writes import DriverWrite
 from ..database.engine import STAGED_EVENTS
@@ -37,10 +39,15 @@ from .events import check_server_event, record_server_event
 
 __all__ = ["MOVE_BATCH", "has_staged_events", "move_staged_events", "stage_server_event"]
 
+logger = logging.getLogger("prefect_trio_server.events")
+
 MOVE_BATCH = 500
 """Staged events stored per transaction at most."""
 
 _STAGE = DriverWrite(event_outbox.insert())
+
+_Staged = Row[Any, Any, Any]
+"""An outbox row: ``seq``, ``event`` (JSON text), ``received``."""
 
 
 def stage_server_event(
@@ -64,8 +71,13 @@ def has_staged_events(connection: Connection) -> bool:
 def move_staged_events(connection: Connection, *, limit: int = MOVE_BATCH) -> int:
     """Store up to ``limit`` staged events, oldest first, and take them out of the outbox.
 
-    Returns how many were moved. Storing is idempotent on event id, and on PostgreSQL the
-    rows another server's mover holds are skipped, so movers may run at once.
+    Returns how many rows left the outbox. Storing is idempotent on event id, and on
+    PostgreSQL the rows another server's mover holds are skipped, so movers may run at once.
+
+    A row that cannot be stored as an event (not JSON, not the shape of a server event:
+    written by another version, say) is taken out with an error that logs its text, so that
+    it cannot hold up the events staged after it. A database error fails the whole batch,
+    which stays staged for the next move.
     """
     query = (
         select(event_outbox.c.seq, event_outbox.c.event, event_outbox.c.received)
@@ -74,10 +86,34 @@ def move_staged_events(connection: Connection, *, limit: int = MOVE_BATCH) -> in
     )
     if connection.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = connection.execute(query).all()
+    rows = list(connection.execute(query).all())
     if not rows:
         return 0
-    for row in rows:
-        record_server_event(connection, json.loads(row.event), now=row.received)
-    connection.execute(delete(event_outbox).where(event_outbox.c.seq.in_([r.seq for r in rows])))
-    return len(rows)
+    taken = [row.seq for row in rows]
+    while rows:
+        unstorable = _store_or_find_unstorable(connection, rows)
+        if unstorable is None:
+            break
+        rows.remove(unstorable)
+    connection.execute(delete(event_outbox).where(event_outbox.c.seq.in_(taken)))
+    return len(taken)
+
+
+def _store_or_find_unstorable(connection: Connection, rows: Sequence[_Staged]) -> _Staged | None:
+    """Store every row's event (all or none), or return the first row that cannot be."""
+    with connection.begin_nested() as savepoint:
+        for row in rows:
+            try:
+                record_server_event(connection, json.loads(row.event), now=row.received)
+            except DBAPIError:
+                raise
+            except Exception:
+                logger.error(
+                    "dropped staged event %s: it cannot be stored as an event: %.2000s",
+                    row.seq,
+                    row.event,
+                    exc_info=True,
+                )
+                savepoint.rollback()
+                return row
+    return None
