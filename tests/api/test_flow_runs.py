@@ -263,6 +263,31 @@ async def test_transitions_are_recorded_as_events(
     assert {row.resource_id for row in rows} == {f"prefect.flow-run.{run['id']}"}
 
 
+async def test_a_change_whose_event_cannot_be_stored_is_refused_whole(
+    prefect_trio_client: httpx.AsyncClient, flow: dict[str, Any]
+) -> None:
+    # Each tag is a related resource of the state-change event, which holds at most 100.
+    tags = [f"t{i}" for i in range(150)]
+    refused = await prefect_trio_client.post(
+        "/flow_runs/", json={"flow_id": flow["id"], "tags": tags, "state": {"type": "SCHEDULED"}}
+    )
+    assert refused.status_code == 422, refused.text
+    assert "related resources is 100" in refused.json()["detail"]
+    assert "tag" in refused.json()["detail"]
+    listed = await prefect_trio_client.post("/flow_runs/filter", json={})
+    assert listed.json() == []  # no run without its state, no state without its run
+
+    run = await create_run(prefect_trio_client, flow, state={"type": "SCHEDULED"})
+    patched = await prefect_trio_client.patch(f"/flow_runs/{run['id']}", json={"tags": tags})
+    assert patched.status_code == 204, patched.text
+    response = await propose(prefect_trio_client, run["id"], "RUNNING")
+    assert response.status_code == 422, response.text
+    again = await prefect_trio_client.get(f"/flow_runs/{run['id']}")
+    assert again.json()["state"]["type"] == "SCHEDULED"
+    history = await prefect_trio_client.get("/flow_run_states/", params={"flow_run_id": run["id"]})
+    assert [state["type"] for state in history.json()] == ["SCHEDULED"]
+
+
 async def test_events_are_read_when_staged_ones_cannot_be_moved(
     prefect_trio_client: httpx.AsyncClient, flow: dict[str, Any], prefect_trio_app: Any
 ) -> None:

@@ -7,7 +7,6 @@ import logging
 import uuid
 from typing import Any
 
-import pydantic
 import pytest
 import trio
 from sqlalchemy import Connection, func, insert, select, text
@@ -16,6 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from polling import wait_until_async
 from prefect_trio_server.database import Database
 from prefect_trio_server.database.tables.logs_events import event_outbox, event_resources, events
+from prefect_trio_server.errors import InvalidRequestError
 from prefect_trio_server.events.persister import move_staged, run_persister
 from prefect_trio_server.models.event_outbox import move_staged_events, stage_server_event
 from prefect_trio_server.models.events import record_server_event
@@ -89,7 +89,7 @@ async def test_an_event_that_cannot_be_stored_fails_its_change(database: Databas
         {"prefect.resource.id": f"r.{i}", "prefect.resource.role": "tag"}
         for i in range(MAXIMUM_RELATED_RESOURCES + 1)
     ]
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(InvalidRequestError, match="maximum number of related resources is 100"):
         await database.write(lambda c: stage_server_event(c, event, now=NOW))
     assert await database.read(lambda c: _count(c, event_outbox)) == 0
 

@@ -28,6 +28,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pydantic
 from sqlalchemy import Connection, Row, delete, select
 from sqlalchemy.exc import DBAPIError
 
@@ -35,6 +36,7 @@ from ..database.driver_writes import DriverWrite
 from ..database.engine import STAGED_EVENTS
 from ..database.json_text import json_text
 from ..database.tables.logs_events import event_outbox
+from ..errors import InvalidRequestError
 from .events import check_server_event, record_server_event
 
 __all__ = ["MOVE_BATCH", "has_staged_events", "move_staged_events", "stage_server_event"]
@@ -55,10 +57,18 @@ def stage_server_event(
 ) -> None:
     """Stage ``event`` (as :func:`.events.record_server_event` takes it), received ``now``.
 
-    Raises what storing it would raise: an event that cannot be stored fails the change
-    it belongs to, never the mover.
+    An event that storing would refuse (over :class:`..schemas.events.Event`'s limits: more
+    than 100 related resources, say) fails the change it belongs to with
+    ``InvalidRequestError`` (422), never the mover.
     """
-    check_server_event(event)
+    try:
+        check_server_event(event)
+    except pydantic.ValidationError as exc:
+        reasons = "; ".join(error["msg"] for error in exc.errors())
+        raise InvalidRequestError(
+            f"The event of this change cannot be stored ({reasons}): every tag of the run "
+            "and of its flow is a related resource of its state-change events"
+        ) from exc
     _STAGE.execute(connection, {"event": json_text(event), "received": now})
     connection.info[STAGED_EVENTS] = True
 
