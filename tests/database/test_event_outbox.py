@@ -27,6 +27,16 @@ def _count(connection: Connection, table: Any) -> int:
     return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
+async def _stage_all(database: Database, staged: list[dict[str, Any]]) -> None:
+    """Stage ``staged`` in one write transaction, in order."""
+
+    def stage(connection: Connection) -> None:
+        for event in staged:
+            stage_server_event(connection, event, now=NOW)
+
+    await database.write(stage)
+
+
 async def test_a_staged_event_is_stored_as_if_recorded_directly(database: Database) -> None:
     staged = a_state_event()
     direct = {**staged, "id": str(uuid.uuid4())}
@@ -53,12 +63,7 @@ async def test_a_staged_event_is_stored_as_if_recorded_directly(database: Databa
 
 async def test_moved_in_batches_oldest_first(database: Database) -> None:
     staged = [a_state_event() for _ in range(5)]
-
-    def stage(connection: Connection) -> None:
-        for event in staged:
-            stage_server_event(connection, event, now=NOW)
-
-    await database.write(stage)
+    await _stage_all(database, staged)
     moved = [await database.write(lambda c: move_staged_events(c, limit=2)) for _ in range(4)]
     assert moved == [2, 2, 1, 0]
 
@@ -103,22 +108,13 @@ async def test_only_writes_that_stage_wake_the_persister(database: Database) -> 
 
 async def test_move_staged_moves_everything(database: Database) -> None:
     assert await move_staged(database) == 0
-
-    def stage(connection: Connection) -> None:
-        for _ in range(1203):  # more than two batches
-            stage_server_event(connection, a_state_event(tags=0), now=NOW)
-
-    await database.write(stage)
+    await _stage_all(database, [a_state_event(tags=0) for _ in range(1203)])  # > 2 batches
     assert await move_staged(database) == 1203
     assert await database.read(lambda c: (_count(c, event_outbox), _count(c, events))) == (0, 1203)
 
 
 async def test_movers_at_once_store_each_event_once(database: Database) -> None:
-    def stage(connection: Connection) -> None:
-        for _ in range(1500):
-            stage_server_event(connection, a_state_event(tags=0), now=NOW)
-
-    await database.write(stage)
+    await _stage_all(database, [a_state_event(tags=0) for _ in range(1500)])
     async with trio.open_nursery() as nursery:
         for _ in range(3):
             nursery.start_soon(move_staged, database)
@@ -203,12 +199,7 @@ async def test_an_unstorable_row_is_dropped_not_left_to_block_the_rest(
 
 async def test_a_database_error_leaves_the_whole_batch_staged(database: Database) -> None:
     staged = [a_state_event() for _ in range(3)]
-
-    def stage(connection: Connection) -> None:
-        for event in staged:
-            stage_server_event(connection, event, now=NOW)
-
-    await database.write(stage)
+    await _stage_all(database, staged)
     # A real failure inside the move: the resources table is not there for a while.
     await database.write(lambda c: c.execute(text("ALTER TABLE event_resources RENAME TO held")))
     with pytest.raises((OperationalError, ProgrammingError)):
