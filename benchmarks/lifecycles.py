@@ -11,7 +11,8 @@ requests. Traffic goes to 127.0.0.1 only.
     python benchmarks/lifecycles.py --protocol h2c --url http://127.0.0.1:4200/api
 
 Prints lifecycles per second, request latency p50/p99 and every failed request as JSON.
-``benchmarks/run.py`` runs this as its ``writes`` workload.
+``benchmarks/run.py`` runs this as its ``writes`` workload. More than 16 clients run in
+several load-generator processes (``benchmarks/spread.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import httpx
 import trio
@@ -36,6 +39,14 @@ from _common import (
     running_server_for,
     setup_post,
     verify_for,
+)
+from spread import (
+    cafile_of,
+    client_shares,
+    merge_counts,
+    run_workers,
+    wait_for_start,
+    worker_arguments,
 )
 
 STATES = ("PENDING", "RUNNING", "COMPLETED")
@@ -114,13 +125,57 @@ async def run_writes(
     *,
     protocol: Protocol = "http1",
     verify: ssl.SSLContext | bool = True,
+    cafile: str | None = None,
     max_lifecycles: int = 1_000_000,
     request_timeout: float = REQUEST_TIMEOUT,
 ) -> dict[str, object]:
-    """``clients`` concurrent lifecycle loops for ``seconds``; the report of :func:`report`."""
+    """``clients`` concurrent lifecycle loops for ``seconds``; the report of :func:`report`.
+
+    More clients than one process runs are spread over several (``spread.py``); an https
+    ``url`` then needs the ``cafile`` that ``verify`` was made from.
+    """
+    shares = client_shares(clients)
+    if len(shares) == 1:
+        return await run_writes_here(
+            url,
+            clients,
+            seconds,
+            protocol=protocol,
+            verify=verify,
+            max_lifecycles=max_lifecycles,
+            request_timeout=request_timeout,
+        )
+    arguments = worker_arguments(url, seconds, protocol, cafile_of(verify, cafile))
+    arguments += ["--max-lifecycles", str(-(-max_lifecycles // len(shares)))]
+    reports = await run_workers(Path(__file__), arguments, shares, seconds, request_timeout)
+    merged = merge_counts(reports, ("lifecycles", "requests"))
+    merged["failed_requests"] = merged.pop("failed")
+    return {
+        "clients": clients,
+        "protocol": protocol,
+        **merged,
+        "lifecycles_per_second": round(merged["lifecycles"] / merged["seconds"], 2),
+    }
+
+
+async def run_writes_here(
+    url: str,
+    clients: int,
+    seconds: float,
+    *,
+    protocol: Protocol = "http1",
+    verify: ssl.SSLContext | bool = True,
+    max_lifecycles: int = 1_000_000,
+    request_timeout: float = REQUEST_TIMEOUT,
+    start_at: float | None = None,
+    samples: bool = False,
+) -> dict[str, object]:
+    """:func:`run_writes` in this process; from ``start_at`` (wall clock) when given, and
+    with every latency sample when ``samples``."""
     tally = Tally()
     async with http_client(url, clients, protocol, verify, request_timeout) as client:
         flow_id = await create_flow(client, "bench-writes")
+        await wait_for_start(start_at)
         deadline = trio.current_time() + seconds
 
         async def worker() -> None:
@@ -134,7 +189,10 @@ async def run_writes(
                 for _ in range(clients):
                     nursery.start_soon(worker)
         elapsed = time.perf_counter() - started
-    return report(tally, elapsed, clients, protocol, cut=scope.cancelled_caught)
+    result: dict[str, Any] = report(tally, elapsed, clients, protocol, cut=scope.cancelled_caught)
+    if samples:
+        result["latency_samples"] = tally.latencies.samples
+    return result
 
 
 def report(
@@ -164,10 +222,25 @@ def main() -> int:
     parser.add_argument("--max-lifecycles", type=int, default=1_000_000)
     parser.add_argument("--protocol", choices=PROTOCOLS, default="http1")
     parser.add_argument("--cafile", help="CA bundle for an https URL")
+    parser.add_argument("--worker", action="store_true", help="one load process of several")
+    parser.add_argument("--start-at", type=float, help="wall-clock start (with --worker)")
     args = parser.parse_args()
 
-    def run(url: str, verify: ssl.SSLContext | bool) -> dict[str, object]:
+    def run(url: str, verify: ssl.SSLContext | bool, cafile: str | None) -> dict[str, object]:
         require_loopback(url)
+        if args.worker:
+            return trio.run(
+                lambda: run_writes_here(
+                    url,
+                    args.clients,
+                    args.seconds,
+                    protocol=args.protocol,
+                    verify=verify,
+                    max_lifecycles=args.max_lifecycles,
+                    start_at=args.start_at,
+                    samples=True,
+                )
+            )
         return trio.run(
             lambda: run_writes(
                 url,
@@ -175,15 +248,17 @@ def main() -> int:
                 args.seconds,
                 protocol=args.protocol,
                 verify=verify,
+                cafile=cafile,
                 max_lifecycles=args.max_lifecycles,
             )
         )
 
     if args.url:
-        result = run(args.url, verify_for(args.cafile))
+        result = run(args.url, verify_for(args.cafile), args.cafile)
     else:
         with running_server_for(args.protocol) as server:
-            result = run(server.api_url, server.verify())
+            cafile = str(server.tls.cafile) if server.tls else None
+            result = run(server.api_url, server.verify(), cafile)
     print(json.dumps(result, indent=2))
     return 0 if result["failed_requests"] == 0 else 1
 

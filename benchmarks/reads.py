@@ -10,7 +10,8 @@ time). Traffic goes to 127.0.0.1 only.
     python benchmarks/reads.py --url http://127.0.0.1:4200/api ...    # any server
     python benchmarks/reads.py --protocol h2c --clients 64            # ours, HTTP/2 cleartext
 
-``benchmarks/run.py`` runs this as its ``reads`` workload.
+``benchmarks/run.py`` runs this as its ``reads`` workload. More than 16 clients run in
+several load-generator processes (``benchmarks/spread.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import ssl
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import httpx
 import trio
@@ -36,6 +39,14 @@ from _common import (
     running_server_for,
     setup_post,
     verify_for,
+)
+from spread import (
+    cafile_of,
+    client_shares,
+    merge_counts,
+    run_workers,
+    wait_for_start,
+    worker_arguments,
 )
 
 QUERIES: dict[str, tuple[str, dict[str, object]]] = {
@@ -136,15 +147,62 @@ async def run_reads(
     *,
     protocol: Protocol = "http1",
     verify: ssl.SSLContext | bool = True,
+    cafile: str | None = None,
     request_timeout: float = REQUEST_TIMEOUT,
 ) -> dict[str, object]:
-    """``clients`` concurrent loops of one query for ``seconds``."""
+    """``clients`` concurrent loops of one query for ``seconds``.
+
+    More clients than one process runs are spread over several (``spread.py``); an https
+    ``url`` then needs the ``cafile`` that ``verify`` was made from.
+    """
+    shares = client_shares(clients)
+    if len(shares) == 1:
+        return await run_reads_here(
+            url,
+            query,
+            clients,
+            seconds,
+            protocol=protocol,
+            verify=verify,
+            request_timeout=request_timeout,
+        )
+    arguments = worker_arguments(url, seconds, protocol, cafile_of(verify, cafile))
+    arguments += ["--queries", query, "--no-seed"]
+    outputs = await run_workers(Path(__file__), arguments, shares, seconds, request_timeout)
+    reports = [output["reads"][0] for output in outputs]
+    merged = merge_counts(reports, ("reads",))
+    items = [report["items_per_read"] for report in reports if report["items_per_read"]]
+    return {
+        "query": query,
+        "clients": clients,
+        "protocol": protocol,
+        **merged,
+        "reads_per_second": round(merged["reads"] / merged["seconds"], 2),
+        "items_per_read": items[0] if items else None,
+    }
+
+
+async def run_reads_here(
+    url: str,
+    query: str,
+    clients: int,
+    seconds: float,
+    *,
+    protocol: Protocol = "http1",
+    verify: ssl.SSLContext | bool = True,
+    request_timeout: float = REQUEST_TIMEOUT,
+    start_at: float | None = None,
+    samples: bool = False,
+) -> dict[str, object]:
+    """:func:`run_reads` in this process; from ``start_at`` (wall clock) when given, and
+    with every latency sample when ``samples``."""
     path, body = QUERIES[query]
     latencies = Latencies()
     failures = Failures()
     http_versions: Counter[str] = Counter()
     items: list[int] = []
     async with http_client(url, clients, protocol, verify, request_timeout) as client:
+        await wait_for_start(start_at)
         deadline = trio.current_time() + seconds
 
         async def worker() -> None:
@@ -169,7 +227,7 @@ async def run_reads(
                 for _ in range(clients):
                     nursery.start_soon(worker)
         elapsed = time.perf_counter() - started
-    return {
+    result: dict[str, Any] = {
         "query": query,
         "clients": clients,
         "protocol": protocol,
@@ -183,18 +241,39 @@ async def run_reads(
         **latencies.summary(),
         "cut_at_time_limit": scope.cancelled_caught,
     }
+    if samples:
+        result["latency_samples"] = latencies.samples
+    return result
 
 
 async def seed_and_read(
     url: str, args: argparse.Namespace, verify: ssl.SSLContext | bool
 ) -> dict[str, object]:
     seeded = None if args.no_seed else await seed(url, args.runs, verify)
-    results = [
-        await run_reads(
-            url, query, args.clients, args.seconds, protocol=args.protocol, verify=verify
-        )
-        for query in args.queries
-    ]
+    results = []
+    for query in args.queries:
+        if args.worker:
+            result = await run_reads_here(
+                url,
+                query,
+                args.clients,
+                args.seconds,
+                protocol=args.protocol,
+                verify=verify,
+                start_at=args.start_at,
+                samples=True,
+            )
+        else:
+            result = await run_reads(
+                url,
+                query,
+                args.clients,
+                args.seconds,
+                protocol=args.protocol,
+                verify=verify,
+                cafile=args.cafile,
+            )
+        results.append(result)
     return {"seed": seeded, "reads": results}
 
 
@@ -208,6 +287,8 @@ def main() -> int:
     parser.add_argument("--queries", nargs="+", choices=sorted(QUERIES), default=sorted(QUERIES))
     parser.add_argument("--protocol", choices=PROTOCOLS, default="http1")
     parser.add_argument("--cafile", help="CA bundle for an https URL")
+    parser.add_argument("--worker", action="store_true", help="one load process of several")
+    parser.add_argument("--start-at", type=float, help="wall-clock start (with --worker)")
     args = parser.parse_args()
 
     def run(url: str, verify: ssl.SSLContext | bool) -> dict[str, object]:
@@ -218,6 +299,8 @@ def main() -> int:
         result = run(args.url, verify_for(args.cafile))
     else:
         with running_server_for(args.protocol) as server:
+            if server.tls:
+                args.cafile = str(server.tls.cafile)
             result = run(server.api_url, server.verify())
     print(json.dumps(result, indent=2))
     reads = result["reads"]

@@ -200,6 +200,7 @@ def protocol_family(protocol: Protocol, plan: Plan) -> dict[str, Any]:
     """Writes and flow-run reads at each concurrency over ``protocol``, on a fresh server."""
     with running_server_for(protocol) as server:
         url, verify = server.api_url, server.verify()
+        cafile = str(server.tls.cafile) if server.tls else None
         seeded = trio.run(partial(seed, url, plan.seed_runs, verify))
         writes, reads = [], []
         for c in plan.clients:
@@ -207,7 +208,15 @@ def protocol_family(protocol: Protocol, plan: Plan) -> dict[str, Any]:
                 measure_point(
                     server,
                     c,
-                    partial(run_writes, url, c, plan.seconds, protocol=protocol, verify=verify),
+                    partial(
+                        run_writes,
+                        url,
+                        c,
+                        plan.seconds,
+                        protocol=protocol,
+                        verify=verify,
+                        cafile=cafile,
+                    ),
                 )
             )
             reads.append(
@@ -222,6 +231,7 @@ def protocol_family(protocol: Protocol, plan: Plan) -> dict[str, Any]:
                         plan.seconds,
                         protocol=protocol,
                         verify=verify,
+                        cafile=cafile,
                     ),
                 )
             )
