@@ -40,14 +40,7 @@ from _common import (
     setup_post,
     verify_for,
 )
-from spread import (
-    cafile_of,
-    client_shares,
-    merge_counts,
-    run_workers,
-    wait_for_start,
-    worker_arguments,
-)
+from spread import client_shares, fits_one_process, merge_counts, run_spread, wait_for_start
 
 STATES = ("PENDING", "RUNNING", "COMPLETED")
 
@@ -134,8 +127,7 @@ async def run_writes(
     More clients than one process runs are spread over several (``spread.py``); an https
     ``url`` then needs the ``cafile`` that ``verify`` was made from.
     """
-    shares = client_shares(clients)
-    if len(shares) == 1:
+    if fits_one_process(clients):
         return await run_writes_here(
             url,
             clients,
@@ -145,9 +137,18 @@ async def run_writes(
             max_lifecycles=max_lifecycles,
             request_timeout=request_timeout,
         )
-    arguments = worker_arguments(url, seconds, protocol, cafile_of(verify, cafile))
-    arguments += ["--max-lifecycles", str(-(-max_lifecycles // len(shares)))]
-    reports = await run_workers(Path(__file__), arguments, shares, seconds, request_timeout)
+    per_process = -(-max_lifecycles // len(client_shares(clients)))
+    reports = await run_spread(
+        Path(__file__),
+        clients,
+        seconds,
+        url=url,
+        protocol=protocol,
+        verify=verify,
+        cafile=cafile,
+        request_timeout=request_timeout,
+        extra_arguments=["--max-lifecycles", str(per_process)],
+    )
     merged = merge_counts(reports, ("lifecycles", "requests"))
     merged["failed_requests"] = merged.pop("failed")
     return {

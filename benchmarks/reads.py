@@ -40,14 +40,7 @@ from _common import (
     setup_post,
     verify_for,
 )
-from spread import (
-    cafile_of,
-    client_shares,
-    merge_counts,
-    run_workers,
-    wait_for_start,
-    worker_arguments,
-)
+from spread import fits_one_process, merge_counts, run_spread, wait_for_start
 
 QUERIES: dict[str, tuple[str, dict[str, object]]] = {
     "flow_runs": ("/flow_runs/filter", {"limit": 50, "sort": "EXPECTED_START_TIME_DESC"}),
@@ -155,8 +148,7 @@ async def run_reads(
     More clients than one process runs are spread over several (``spread.py``); an https
     ``url`` then needs the ``cafile`` that ``verify`` was made from.
     """
-    shares = client_shares(clients)
-    if len(shares) == 1:
+    if fits_one_process(clients):
         return await run_reads_here(
             url,
             query,
@@ -166,9 +158,17 @@ async def run_reads(
             verify=verify,
             request_timeout=request_timeout,
         )
-    arguments = worker_arguments(url, seconds, protocol, cafile_of(verify, cafile))
-    arguments += ["--queries", query, "--no-seed"]
-    outputs = await run_workers(Path(__file__), arguments, shares, seconds, request_timeout)
+    outputs = await run_spread(
+        Path(__file__),
+        clients,
+        seconds,
+        url=url,
+        protocol=protocol,
+        verify=verify,
+        cafile=cafile,
+        request_timeout=request_timeout,
+        extra_arguments=["--queries", query, "--no-seed"],
+    )
     reports = [output["reads"][0] for output in outputs]
     merged = merge_counts(reports, ("reads",))
     items = [report["items_per_read"] for report in reports if report["items_per_read"]]

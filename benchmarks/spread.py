@@ -135,9 +135,27 @@ def merge_counts(reports: Sequence[dict[str, Any]], counted: Sequence[str]) -> d
     }
 
 
-def worker_arguments(url: str, seconds: float, protocol: Protocol, cafile: str | None) -> list[str]:
-    """The command-line arguments every workload script takes for a worker run."""
+async def run_spread(
+    script: Path,
+    clients: int,
+    seconds: float,
+    *,
+    url: str,
+    protocol: Protocol,
+    verify: ssl.SSLContext | bool,
+    cafile: str | None,
+    request_timeout: float,
+    extra_arguments: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """``script`` as worker processes sharing ``clients`` (:func:`client_shares`): the
+    arguments every workload script takes, then ``extra_arguments``; their reports."""
     arguments = ["--url", url, "--seconds", repr(seconds), "--protocol", protocol]
+    cafile = cafile_of(verify, cafile)
     if cafile is not None:
         arguments += ["--cafile", cafile]
-    return arguments
+    arguments += extra_arguments
+    return await run_workers(script, arguments, client_shares(clients), seconds, request_timeout)
+
+
+def fits_one_process(clients: int) -> bool:
+    return clients <= CLIENTS_PER_PROCESS
