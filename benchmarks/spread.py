@@ -3,9 +3,9 @@
 A load generator is one Python process: one trio loop, one httpx client. Past a few dozen
 clients it is the loop, not the server, that decides when a request goes out and when its
 answer is read. With 64 write clients in one process our server was answering every request
-within 0.6 s (timed inside the app), while the load generator counted a p99 of 2.3 s and a
-maximum of 4.9 s, and answers sat unread in its sockets; the same 64 clients in four
-processes of 16 measured a p99 of 0.53 s, and 30 % more lifecycles per second.
+within 0.6 s (timed inside the app), while the load generator counted a p99 of 2.3-2.7 s and
+a maximum of 4.9 s, and answers sat unread in its sockets; the same 64 clients in four
+processes of 16 measured a p99 of 0.52-0.55 s and 43 lifecycles per second against 31-35.
 
 So a workload with more than ``CLIENTS_PER_PROCESS`` clients runs in as many processes as it
 takes (64 clients: four of 16), each the workload's own script with ``--worker``. They all
@@ -158,4 +158,5 @@ async def run_spread(
 
 
 def fits_one_process(clients: int) -> bool:
+    """True when ``clients`` run in the caller's own process."""
     return clients <= CLIENTS_PER_PROCESS
