@@ -149,8 +149,7 @@ async def run_writes(
         request_timeout=request_timeout,
         extra_arguments=["--max-lifecycles", str(per_process)],
     )
-    merged = merge_counts(reports, ("lifecycles", "requests"))
-    merged["failed_requests"] = merged.pop("failed")
+    merged = merge_counts(reports, ("lifecycles", "requests"), failed_field="failed_requests")
     return {
         "clients": clients,
         "protocol": protocol,

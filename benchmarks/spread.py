@@ -108,9 +108,11 @@ async def run_workers(
     return reports
 
 
-def merge_counts(reports: Sequence[dict[str, Any]], counted: Sequence[str]) -> dict[str, Any]:
-    """Sum of the ``counted`` fields, failures and HTTP versions; latency percentiles over
-    every sample; the longest run's seconds."""
+def merge_counts(
+    reports: Sequence[dict[str, Any]], counted: Sequence[str], *, failed_field: str = "failed"
+) -> dict[str, Any]:
+    """Sum of the ``counted`` fields, failures (their total as ``failed_field``) and HTTP
+    versions; latency percentiles over every sample; the longest run's seconds."""
     failures = Failures()
     latencies = Latencies()
     versions: Counter[str] = Counter()
@@ -127,7 +129,7 @@ def merge_counts(reports: Sequence[dict[str, Any]], counted: Sequence[str]) -> d
         **totals,
         "seconds": max(float(report["seconds"]) for report in reports),
         "http_versions": dict(versions),
-        "failed": failures.total(),
+        failed_field: failures.total(),
         **failures.as_dict(),
         **latencies.summary(),
         "cut_at_time_limit": any(report["cut_at_time_limit"] for report in reports),

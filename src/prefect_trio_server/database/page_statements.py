@@ -22,7 +22,7 @@ from typing import TypeVar, cast
 
 from pydantic import BaseModel
 
-__all__ = ["PageStatements", "filter_key"]
+__all__ = ["PageStatements", "filter_key", "page_key"]
 
 S = TypeVar("S")
 
@@ -38,6 +38,12 @@ def filter_key(value: BaseModel | None) -> tuple[str, str] | None:
     if value is None:
         return None
     return (type(value).__qualname__, value.model_dump_json())
+
+
+def page_key(dialect: str, request: Hashable, *, offset: int, limit: int) -> Hashable:
+    """The key of a page's statement: the dialect, what the request selects and sorts by
+    (``request``: its filters through :func:`filter_key`, its sort), the offset and limit."""
+    return (dialect, request, offset, limit)
 
 
 class PageStatements:

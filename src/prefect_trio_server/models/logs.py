@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Select, insert, select
 
 from ..database.filters.logs import log_filter_clause, log_order_by
 from ..database.json_rows import JsonObject, page_rows
-from ..database.page_statements import PageStatements, filter_key
+from ..database.page_statements import PageStatements, filter_key, page_key
 from ..database.tables import log
 from ..schemas.actions import LogCreate
 from ..schemas.core import Log
@@ -74,7 +74,7 @@ def read_logs(
         page = page_rows(log, log.c.id, where, order_by, offset=offset, limit=limit)
         return select(_LOG_OBJECT.expression(dialect)).select_from(page).order_by(*order_by)
 
-    key = (dialect.name, filter_key(log_filter), sort, offset, limit)
+    key = page_key(dialect.name, (filter_key(log_filter), sort), offset=offset, limit=limit)
     return list(connection.execute(_LOG_PAGES.get(key, build)).scalars())
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, Select, select
 
 from ..database.json_rows import JsonObject, page_rows
-from ..database.page_statements import PageStatements
+from ..database.page_statements import PageStatements, page_key
 from ..schemas.states import State
 from .run_rows import RunRows
 from .run_states import ESTIMATE_INPUTS, run_estimates
@@ -78,7 +78,9 @@ class RunPages:
                 .order_by(*order_by)
             )
 
-        statement = self._statements.get((dialect.name, key, offset, limit), build)
+        statement = self._statements.get(
+            page_key(dialect.name, key, offset=offset, limit=limit), build
+        )
         objects: list[str] = []
         for row in connection.execute(statement).mappings():
             run_time, lateness = run_estimates(row, now, still_late=self._still_late)
